@@ -1,0 +1,25 @@
+# Warnings and sanitizers live on INTERFACE targets linked PRIVATE into our own targets only,
+# so third-party headers and targets are never built with them.
+add_library(acme_warnings INTERFACE)
+add_library(acme::warnings ALIAS acme_warnings)
+target_compile_options(acme_warnings INTERFACE
+    -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
+    -Woverloaded-virtual -Wimplicit-fallthrough)
+if(ACME_WERROR)
+    target_compile_options(acme_warnings INTERFACE -Werror)
+endif()
+if(ACME_SANITIZE)
+    target_compile_options(acme_warnings INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
+    target_link_options(acme_warnings INTERFACE -fsanitize=address,undefined)
+endif()
+
+# acme_add_test(NAME name SOURCES ... LIBS ... LABELS ...)
+function(acme_add_test)
+    cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
+    add_executable(${T_NAME} ${T_SOURCES})
+    target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main acme::warnings)
+    gtest_discover_tests(${T_NAME}
+        WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+        PROPERTIES LABELS "${T_LABELS}" ENVIRONMENT "ACME_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+        DISCOVERY_TIMEOUT 60)
+endfunction()

@@ -1,0 +1,99 @@
+#include "catalog/graph.hpp"
+
+#include <algorithm>
+
+namespace acme::catalog {
+
+namespace {
+std::size_t U(ResourceIndex i) { return static_cast<std::size_t>(i); }
+
+void SortUnique(std::vector<ResourceIndex>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+}  // namespace
+
+void Graph::AddEdge(Adjacency& forward, Adjacency& reverse, ResourceIndex from, ResourceIndex to) {
+    if (from == kNoResource || to == kNoResource) return;
+    forward[U(from)].push_back(to);
+    reverse[U(to)].push_back(from);
+}
+
+Graph::Graph(const Catalog& catalog) : catalog_(catalog) {
+    const std::size_t n = catalog.resources.size();
+    for (Adjacency* a :
+         {&sends_, &producers_, &receives_, &consumers_, &owners_, &owned_, &domains_, &members_}) {
+        a->assign(n, {});
+    }
+    triggers_.assign(n, {});
+    flow_refs_.assign(n, {});
+    auto resolved = [](const Pointer& p) {
+        return p.resolution == Resolution::kResolved ? p.target : kNoResource;
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+        const Resource& r = catalog.resources[i];
+        const auto self = static_cast<ResourceIndex>(i);
+        // Owners and flow steps are read from every version: an old flow still names steps.
+        for (const Pointer& o : r.owners) AddEdge(owners_, owned_, self, resolved(o));
+        if (r.kind == Kind::kFlow && catalog.is_latest[i]) {
+            for (std::size_t s = 0; s < r.steps.size(); ++s) {
+                const ResourceIndex t = resolved(r.steps[s].target);
+                if (t != kNoResource) {
+                    flow_refs_[U(t)].push_back({self, static_cast<std::int32_t>(s)});
+                }
+            }
+        }
+        if (!catalog.is_latest[i]) continue;
+        for (const Send& s : r.sends) AddEdge(sends_, producers_, self, resolved(s.message));
+        for (const Receive& rc : r.receives) {
+            const ResourceIndex m = resolved(rc.message);
+            AddEdge(receives_, consumers_, self, m);
+            for (const Pointer& t : rc.triggers) {
+                const ResourceIndex e = resolved(t);
+                if (m != kNoResource && e != kNoResource) triggers_[i].push_back({self, m, e});
+            }
+        }
+        // Old style: the message lists its producers and consumers.
+        for (const Pointer& p : r.producers) AddEdge(sends_, producers_, resolved(p), self);
+        for (const Pointer& p : r.consumers) AddEdge(receives_, consumers_, resolved(p), self);
+        if (r.kind == Kind::kDomain || r.kind == Kind::kSystem) {
+            for (const auto* list : {&r.services, &r.subdomains, &r.flows, &r.entities}) {
+                for (const Pointer& p : *list) AddEdge(members_, domains_, self, resolved(p));
+            }
+        }
+    }
+    for (Adjacency* a :
+         {&sends_, &producers_, &receives_, &consumers_, &owners_, &owned_, &domains_, &members_}) {
+        for (auto& list : *a) SortUnique(list);
+    }
+}
+
+std::span<const ResourceIndex> Graph::Producers(ResourceIndex m) const { return producers_[U(m)]; }
+std::span<const ResourceIndex> Graph::Consumers(ResourceIndex m) const { return consumers_[U(m)]; }
+std::span<const ResourceIndex> Graph::Sends(ResourceIndex s) const { return sends_[U(s)]; }
+std::span<const ResourceIndex> Graph::Receives(ResourceIndex s) const { return receives_[U(s)]; }
+std::span<const TriggerEdge> Graph::Triggers(ResourceIndex s) const { return triggers_[U(s)]; }
+std::span<const ResourceIndex> Graph::Owners(ResourceIndex r) const { return owners_[U(r)]; }
+std::span<const ResourceIndex> Graph::Owned(ResourceIndex o) const { return owned_[U(o)]; }
+std::span<const ResourceIndex> Graph::Domains(ResourceIndex r) const { return domains_[U(r)]; }
+std::span<const ResourceIndex> Graph::Members(ResourceIndex d) const { return members_[U(d)]; }
+std::span<const FlowRef> Graph::FlowRefs(ResourceIndex r) const { return flow_refs_[U(r)]; }
+
+std::vector<ResourceIndex> Graph::Versions(ResourceIndex r) const {
+    const Resource& res = at(r);
+    std::vector<ResourceIndex> out;
+    auto it = catalog_.by_id.find(res.id);
+    if (it == catalog_.by_id.end()) return out;
+    for (ResourceIndex i : it->second) {
+        if (at(i).kind == res.kind) out.push_back(i);
+    }
+    std::sort(out.begin(), out.end(), [&](ResourceIndex a, ResourceIndex b) {
+        const Resource& ra = at(a);
+        const Resource& rb = at(b);
+        if (ra.semver && rb.semver) return *ra.semver < *rb.semver;
+        return ra.versioned_copy && !rb.versioned_copy;
+    });
+    return out;
+}
+
+}  // namespace acme::catalog

@@ -1,0 +1,66 @@
+// Forward and reverse edges over a loaded `Catalog`, as integer adjacency lists.
+//
+// Built once from the resolved pointers; every query after that is a walk over integers.
+// Edges come from the latest version of the resource that declares them (older versions are
+// history) and point at the exact version the pointer resolved to. Thread-safe to read.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "catalog/model.hpp"
+
+namespace acme::catalog {
+
+struct FlowRef {
+    ResourceIndex flow = kNoResource;
+    std::int32_t step = -1;
+};
+
+struct TriggerEdge {
+    ResourceIndex service = kNoResource;
+    ResourceIndex received = kNoResource;  // the command or event the service receives
+    ResourceIndex emitted = kNoResource;   // the event it leads to
+};
+
+class Graph {
+  public:
+    explicit Graph(const Catalog& catalog);
+
+    [[nodiscard]] const Catalog& catalog() const { return catalog_; }
+    [[nodiscard]] const Resource& at(ResourceIndex i) const {
+        return catalog_.resources[static_cast<std::size_t>(i)];
+    }
+
+    // Services (and domains, agents) that send / receive message `m` (that exact version).
+    [[nodiscard]] std::span<const ResourceIndex> Producers(ResourceIndex m) const;
+    [[nodiscard]] std::span<const ResourceIndex> Consumers(ResourceIndex m) const;
+    // Messages that `s` sends / receives.
+    [[nodiscard]] std::span<const ResourceIndex> Sends(ResourceIndex s) const;
+    [[nodiscard]] std::span<const ResourceIndex> Receives(ResourceIndex s) const;
+    // `triggers` edges declared by service `s`.
+    [[nodiscard]] std::span<const TriggerEdge> Triggers(ResourceIndex s) const;
+    // Teams and users owning `r`; resources a team or user owns.
+    [[nodiscard]] std::span<const ResourceIndex> Owners(ResourceIndex r) const;
+    [[nodiscard]] std::span<const ResourceIndex> Owned(ResourceIndex owner) const;
+    // Domains a service (or subdomain, flow) belongs to; members of a domain.
+    [[nodiscard]] std::span<const ResourceIndex> Domains(ResourceIndex r) const;
+    [[nodiscard]] std::span<const ResourceIndex> Members(ResourceIndex domain) const;
+    // Flow steps that reference `r`.
+    [[nodiscard]] std::span<const FlowRef> FlowRefs(ResourceIndex r) const;
+    // Every version of the same (kind, id) as `r`, `r` included, oldest first.
+    [[nodiscard]] std::vector<ResourceIndex> Versions(ResourceIndex r) const;
+
+  private:
+    using Adjacency = std::vector<std::vector<ResourceIndex>>;
+    static void AddEdge(Adjacency& forward, Adjacency& reverse, ResourceIndex from,
+                        ResourceIndex to);
+
+    const Catalog& catalog_;
+    Adjacency sends_, producers_, receives_, consumers_;
+    Adjacency owners_, owned_, domains_, members_;
+    std::vector<std::vector<TriggerEdge>> triggers_;
+    std::vector<std::vector<FlowRef>> flow_refs_;
+};
+
+}  // namespace acme::catalog

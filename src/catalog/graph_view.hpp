@@ -1,0 +1,57 @@
+// The drawable view of a catalog: resources and flow nodes, the edges between them, grouped
+// by domain, optionally cut down to the neighbourhood of one resource. Rendered as DOT,
+// JSON or SVG (through Graphviz). Failure branches of flows are marked; edges that cross a
+// domain boundary are marked.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/graph.hpp"
+#include "core/error.hpp"
+
+namespace acme::catalog {
+
+struct ViewNode {
+    std::string id;    // "service:cart-api", or "flow:checkout-saga/step-id" for inline nodes
+    std::string kind;  // resource kind, or actor / externalSystem / custom
+    std::string label;
+    std::string domain;       // owning domain id, empty when none
+    std::string custom_type;  // for custom flow nodes
+};
+
+struct ViewEdge {
+    std::string from;
+    std::string to;
+    std::string kind;  // sends, receives, triggers, flow
+    std::string label;
+    std::string flow;  // flow id for flow edges
+    bool failure = false;
+    bool crosses_domain = false;
+};
+
+struct GraphView {
+    std::vector<ViewNode> nodes;  // sorted by id
+    std::vector<ViewEdge> edges;  // sorted
+};
+
+struct ViewOptions {
+    std::optional<std::string> focus;  // a resource id, or kind:id
+    int depth = -1;                    // hops from the focus; -1: unlimited
+};
+
+// kNotFound when the focus names no resource.
+[[nodiscard]] Result<GraphView> BuildGraphView(const Graph& graph, const ViewOptions& options);
+
+// True for a flow branch label that names a failure ("Declined", "Out of stock", "Timeout").
+[[nodiscard]] bool IsFailureLabel(std::string_view label);
+// True for custom node types that handle failure (Compensation, Exception, Failure, Error).
+[[nodiscard]] bool IsFailureNodeType(std::string_view type);
+
+[[nodiscard]] std::string RenderDot(const GraphView& view);
+[[nodiscard]] std::string RenderViewJson(const GraphView& view);
+// Lays the DOT out with Graphviz and renders SVG. kInternal when Graphviz fails.
+[[nodiscard]] Result<std::string> RenderSvg(const std::string& dot);
+
+}  // namespace acme::catalog

@@ -1,0 +1,759 @@
+#include "catalog/loader.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_set>
+
+#include "catalog/yaml.hpp"
+#include "core/files.hpp"
+#include "core/thread_pool.hpp"
+
+namespace acme::catalog {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FoundFile {
+    std::string rel;  // relative path, '/' separated
+    Kind kind;
+    bool versioned_copy;
+};
+
+bool SkippedDirectory(const std::string& name) {
+    return name == "node_modules" || name == ".git" || name == ".eventcatalog-core" ||
+           name == "dist" || name == ".astro" || name == "public";
+}
+
+std::vector<std::string> SplitPath(const std::string& rel) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (start <= rel.size()) {
+        const std::size_t slash = rel.find('/', start);
+        parts.push_back(
+            rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+    }
+    return parts;
+}
+
+// Kind of a resource file from the folders above it; nullopt when it is not a resource.
+std::optional<Kind> ClassifyIndex(std::vector<std::string> dirs, bool& versioned_copy) {
+    versioned_copy = false;
+    if (dirs.size() >= 3 && dirs[dirs.size() - 2] == "versioned") {
+        versioned_copy = true;
+        dirs.resize(dirs.size() - 2);
+    }
+    if (dirs.size() < 2) return std::nullopt;
+    const std::string& collection = dirs[dirs.size() - 2];
+    if (collection == "versioned") return std::nullopt;
+    if (collection == "teams" || collection == "users") return std::nullopt;
+    if (auto kind = ParseKind(collection)) return kind;
+    // Channels, flows, containers and diagrams may nest below their collection folder.
+    for (std::size_t i = dirs.size() - 2; i-- > 0;) {
+        const std::string& d = dirs[i];
+        if (d == "channels") return Kind::kChannel;
+        if (d == "flows") return Kind::kFlow;
+        if (d == "containers") return Kind::kContainer;
+        if (d == "diagrams") return Kind::kDiagram;
+    }
+    return std::nullopt;
+}
+
+bool IsMarkdown(const fs::path& p) {
+    const auto ext = p.extension();
+    return ext == ".mdx" || ext == ".md";
+}
+
+// Builds one Resource from a parsed frontmatter map, collecting diagnostics.
+class ResourceReader {
+  public:
+    ResourceReader(const std::string& file, std::vector<Diagnostic>& out)
+        : file_(file), out_(out) {}
+
+    void Report(Severity severity, std::string rule, int line, std::string key,
+                std::string message) {
+        out_.push_back(
+            {std::move(rule), severity, file_, line, std::move(key), std::move(message), {}});
+    }
+
+    // Reads a scalar; reports a type error for anything else.
+    bool Scalar(const YamlNode& node, const std::string& key, std::string& out) {
+        if (node.IsNull()) return false;
+        if (!node.IsScalar()) {
+            Report(Severity::kError, "frontmatter/invalid-type", node.line, key,
+                   "expected a string, found " + Describe(node));
+            return false;
+        }
+        out = node.value;
+        return true;
+    }
+
+    Pointer ReadPointer(const YamlNode& node, const std::string& key, TargetGroup group) {
+        Pointer p;
+        p.key = key;
+        p.line = node.line;
+        p.group = group;
+        if (node.IsScalar()) {
+            p.id = node.value;
+            return p;
+        }
+        if (!node.IsMap()) {
+            Report(Severity::kError, "frontmatter/invalid-type", node.line, key,
+                   "expected {id, version} or an id, found " + Describe(node));
+            return p;
+        }
+        if (const YamlNode* id = node.Find("id")) Scalar(*id, key + ".id", p.id);
+        if (p.id.empty()) {
+            Report(Severity::kError, "frontmatter/required-field", node.line, key + ".id",
+                   "pointer has no id");
+        }
+        if (const YamlNode* v = node.Find("version")) Scalar(*v, key + ".version", p.version);
+        return p;
+    }
+
+    std::vector<Pointer> ReadPointerList(const YamlNode& node, const std::string& key,
+                                         TargetGroup group) {
+        std::vector<Pointer> out;
+        if (node.IsNull()) return out;
+        if (!node.IsSeq()) {
+            Report(Severity::kError, "frontmatter/invalid-type", node.line, key,
+                   "expected a list, found " + Describe(node));
+            return out;
+        }
+        for (std::size_t i = 0; i < node.items.size(); ++i) {
+            Pointer p = ReadPointer(node.items[i], Index(key, i), group);
+            if (!p.id.empty()) out.push_back(std::move(p));
+        }
+        return out;
+    }
+
+    std::vector<std::string> ReadStringList(const YamlNode& node, const std::string& key) {
+        std::vector<std::string> out;
+        if (node.IsNull()) return out;
+        if (!node.IsSeq()) {
+            Report(Severity::kError, "frontmatter/invalid-type", node.line, key,
+                   "expected a list of strings, found " + Describe(node));
+            return out;
+        }
+        for (std::size_t i = 0; i < node.items.size(); ++i) {
+            std::string s;
+            if (Scalar(node.items[i], Index(key, i), s)) out.push_back(std::move(s));
+        }
+        return out;
+    }
+
+    void ReadSends(const YamlNode& node, Resource& r) {
+        if (node.IsNull()) return;
+        if (!node.IsSeq()) {
+            Report(Severity::kError, "frontmatter/invalid-type", node.line, "sends",
+                   "expected a list, found " + Describe(node));
+            return;
+        }
+        for (std::size_t i = 0; i < node.items.size(); ++i) {
+            const YamlNode& item = node.items[i];
+            Send send;
+            send.message = ReadPointer(item, Index("sends", i), TargetGroup::kMessage);
+            if (send.message.id.empty()) continue;
+            if (const YamlNode* to = item.Find("to")) {
+                send.channels =
+                    ReadPointerList(*to, Index("sends", i) + ".to", TargetGroup::kChannel);
+            }
+            r.sends.push_back(std::move(send));
+        }
+    }
+
+    void ReadReceives(const YamlNode& node, Resource& r) {
+        if (node.IsNull()) return;
+        if (!node.IsSeq()) {
+            Report(Severity::kError, "frontmatter/invalid-type", node.line, "receives",
+                   "expected a list, found " + Describe(node));
+            return;
+        }
+        for (std::size_t i = 0; i < node.items.size(); ++i) {
+            const YamlNode& item = node.items[i];
+            const std::string key = Index("receives", i);
+            Receive recv;
+            recv.message = ReadPointer(item, key, TargetGroup::kMessage);
+            if (recv.message.id.empty()) continue;
+            if (const YamlNode* from = item.Find("from")) {
+                recv.channels = ReadPointerList(*from, key + ".from", TargetGroup::kChannel);
+            }
+            if (const YamlNode* fields = item.Find("fields")) {
+                recv.fields = ReadStringList(*fields, key + ".fields");
+            }
+            if (const YamlNode* triggers = item.Find("triggers"); triggers && !triggers->IsNull()) {
+                if (!triggers->IsSeq()) {
+                    Report(Severity::kError, "frontmatter/invalid-type", triggers->line,
+                           key + ".triggers", "expected a list, found " + Describe(*triggers));
+                } else {
+                    for (std::size_t t = 0; t < triggers->items.size(); ++t) {
+                        const YamlNode& trig = triggers->items[t];
+                        Pointer p =
+                            ReadPointer(trig, Index(key + ".triggers", t), TargetGroup::kMessage);
+                        if (p.id.empty()) continue;
+                        std::string condition;
+                        if (const YamlNode* c = trig.Find("condition")) {
+                            Scalar(*c, p.key + ".condition", condition);
+                        }
+                        recv.triggers.push_back(std::move(p));
+                        recv.trigger_conditions.push_back(std::move(condition));
+                    }
+                }
+            }
+            r.receives.push_back(std::move(recv));
+        }
+    }
+
+    void ReadSpecifications(const YamlNode& node, Resource& r) {
+        if (node.IsMap()) {
+            static constexpr std::pair<std::string_view, std::string_view> kKeys[] = {
+                {"openapiPath", "openapi"},
+                {"asyncapiPath", "asyncapi"},
+                {"graphqlPath", "graphql"}};
+            for (const auto& [key, type] : kKeys) {
+                const YamlNode* v = node.Find(key);
+                if (v == nullptr) continue;
+                Specification spec;
+                spec.type = std::string(type);
+                spec.line = v->line;
+                if (Scalar(*v, "specifications." + std::string(key), spec.path)) {
+                    r.specifications.push_back(std::move(spec));
+                }
+            }
+            return;
+        }
+        if (!node.IsSeq()) {
+            Report(Severity::kError, "frontmatter/invalid-type", node.line, "specifications",
+                   "expected a map or a list, found " + Describe(node));
+            return;
+        }
+        for (std::size_t i = 0; i < node.items.size(); ++i) {
+            const YamlNode& item = node.items[i];
+            const std::string key = Index("specifications", i);
+            Specification spec;
+            spec.line = item.line;
+            if (const YamlNode* t = item.Find("type")) Scalar(*t, key + ".type", spec.type);
+            if (const YamlNode* p = item.Find("path")) Scalar(*p, key + ".path", spec.path);
+            if (const YamlNode* n = item.Find("name")) Scalar(*n, key + ".name", spec.name);
+            if (spec.path.empty()) {
+                Report(Severity::kError, "frontmatter/required-field", item.line, key + ".path",
+                       "specification has no path");
+                continue;
+            }
+            r.specifications.push_back(std::move(spec));
+        }
+    }
+
+    StepLink ReadLink(const YamlNode& node, const std::string& key) {
+        StepLink link;
+        link.line = node.line;
+        if (node.IsScalar()) {
+            link.target = node.value;
+        } else if (node.IsMap()) {
+            if (const YamlNode* id = node.Find("id")) Scalar(*id, key + ".id", link.target);
+            if (const YamlNode* label = node.Find("label")) {
+                Scalar(*label, key + ".label", link.label);
+            }
+        } else {
+            Report(Severity::kError, "frontmatter/invalid-type", node.line, key,
+                   "expected a step id or {id, label}, found " + Describe(node));
+        }
+        return link;
+    }
+
+    void ReadSteps(const YamlNode& node, Resource& r) {
+        if (node.IsNull()) return;
+        if (!node.IsSeq()) {
+            Report(Severity::kError, "frontmatter/invalid-type", node.line, "steps",
+                   "expected a list of steps, found " + Describe(node));
+            return;
+        }
+        for (std::size_t i = 0; i < node.items.size(); ++i) {
+            const YamlNode& item = node.items[i];
+            const std::string key = Index("steps", i);
+            if (!item.IsMap()) {
+                Report(Severity::kError, "frontmatter/invalid-type", item.line, key,
+                       "expected a step map, found " + Describe(item));
+                continue;
+            }
+            FlowStep step;
+            step.line = item.line;
+            if (const YamlNode* id = item.Find("id")) Scalar(*id, key + ".id", step.id);
+            if (step.id.empty()) {
+                Report(Severity::kError, "frontmatter/required-field", item.line, key + ".id",
+                       "step has no id");
+            }
+            if (const YamlNode* t = item.Find("title")) Scalar(*t, key + ".title", step.title);
+            if (const YamlNode* s = item.Find("summary")) {
+                Scalar(*s, key + ".summary", step.summary);
+            }
+            static constexpr std::tuple<std::string_view, StepKind, TargetGroup> kPointerKinds[] = {
+                {"message", StepKind::kMessage, TargetGroup::kMessage},
+                {"service", StepKind::kService, TargetGroup::kService},
+                {"flow", StepKind::kFlow, TargetGroup::kFlow},
+                {"agent", StepKind::kAgent, TargetGroup::kAgent},
+                {"container", StepKind::kContainer, TargetGroup::kContainer},
+                {"dataProduct", StepKind::kDataProduct, TargetGroup::kDataProduct}};
+            for (const auto& [name, kind, group] : kPointerKinds) {
+                const YamlNode* p = item.Find(name);
+                if (p == nullptr || p->IsNull()) continue;
+                ++step.kinds_declared;
+                step.kind = kind;
+                step.target = ReadPointer(*p, key + "." + std::string(name), group);
+            }
+            if (const YamlNode* actor = item.Find("actor"); actor && !actor->IsNull()) {
+                ++step.kinds_declared;
+                step.kind = StepKind::kActor;
+                if (const YamlNode* n = actor->Find("name")) {
+                    Scalar(*n, key + ".actor.name", step.node_name);
+                }
+            }
+            if (const YamlNode* ext = item.Find("externalSystem"); ext && !ext->IsNull()) {
+                ++step.kinds_declared;
+                step.kind = StepKind::kExternalSystem;
+                if (const YamlNode* n = ext->Find("name")) {
+                    Scalar(*n, key + ".externalSystem.name", step.node_name);
+                }
+            }
+            if (const YamlNode* custom = item.Find("custom"); custom && !custom->IsNull()) {
+                ++step.kinds_declared;
+                step.kind = StepKind::kCustom;
+                if (const YamlNode* t = custom->Find("title")) {
+                    Scalar(*t, key + ".custom.title", step.node_name);
+                }
+                if (const YamlNode* t = custom->Find("type")) {
+                    Scalar(*t, key + ".custom.type", step.custom_type);
+                }
+                if (const YamlNode* props = custom->Find("properties"); props && props->IsMap()) {
+                    for (std::size_t k = 0; k < props->keys.size(); ++k) {
+                        const YamlNode& v = props->items[k];
+                        step.properties.emplace_back(props->keys[k],
+                                                     v.IsScalar() ? v.value : v.ToFlowString());
+                    }
+                }
+            }
+            const YamlNode* next_step = item.Find("next_step");
+            const YamlNode* next_steps = item.Find("next_steps");
+            if (next_step != nullptr && !next_step->IsNull()) {
+                step.next.push_back(ReadLink(*next_step, key + ".next_step"));
+            }
+            if (next_steps != nullptr && !next_steps->IsNull()) {
+                if (next_steps->IsSeq()) {
+                    for (std::size_t k = 0; k < next_steps->items.size(); ++k) {
+                        step.next.push_back(
+                            ReadLink(next_steps->items[k], Index(key + ".next_steps", k)));
+                    }
+                } else {
+                    Report(Severity::kError, "frontmatter/invalid-type", next_steps->line,
+                           key + ".next_steps", "expected a list, found " + Describe(*next_steps));
+                }
+            }
+            step.both_link_forms = next_step != nullptr && next_steps != nullptr &&
+                                   !next_step->IsNull() && !next_steps->IsNull();
+            r.steps.push_back(std::move(step));
+        }
+    }
+
+    static std::string Index(const std::string& key, std::size_t i) {
+        return key + "[" + std::to_string(i) + "]";
+    }
+
+    static std::string Describe(const YamlNode& node) {
+        switch (node.kind) {
+            case YamlKind::kNull:
+                return "nothing";
+            case YamlKind::kScalar:
+                return "'" + node.value + "'";
+            case YamlKind::kMap:
+                return "a map";
+            case YamlKind::kSeq:
+                return "a list";
+        }
+        return "a value";
+    }
+
+  private:
+    const std::string& file_;
+    std::vector<Diagnostic>& out_;
+};
+
+bool IsKnownKey(std::string_view key) {
+    static const std::unordered_set<std::string_view> kKnown = {"id",
+                                                                "name",
+                                                                "version",
+                                                                "summary",
+                                                                "owners",
+                                                                "badges",
+                                                                "schemaPath",
+                                                                "specifications",
+                                                                "deprecated",
+                                                                "draft",
+                                                                "repository",
+                                                                "sends",
+                                                                "receives",
+                                                                "producers",
+                                                                "consumers",
+                                                                "services",
+                                                                "domains",
+                                                                "systems",
+                                                                "flows",
+                                                                "entities",
+                                                                "steps",
+                                                                "members",
+                                                                "sidebar",
+                                                                "styles",
+                                                                "hidden",
+                                                                "editUrl",
+                                                                "resourceGroups",
+                                                                "visualiser",
+                                                                "attachments",
+                                                                "diagrams",
+                                                                "channels",
+                                                                "schemas",
+                                                                "operation",
+                                                                "detailsPanel",
+                                                                "address",
+                                                                "protocols",
+                                                                "parameters",
+                                                                "routes",
+                                                                "messages",
+                                                                "deliveryGuarantee",
+                                                                "aggregateRoot",
+                                                                "identifier",
+                                                                "properties",
+                                                                "email",
+                                                                "role",
+                                                                "avatarUrl",
+                                                                "slackDirectMessageUrl",
+                                                                "msTeamsDirectMessageUrl",
+                                                                "ownedDomains",
+                                                                "ownedServices",
+                                                                "ownedEvents",
+                                                                "ownedCommands",
+                                                                "ownedQueries",
+                                                                "ownedAgents",
+                                                                "associatedTeams",
+                                                                "source",
+                                                                "readOnly",
+                                                                "writesTo",
+                                                                "readsFrom",
+                                                                "externalSystem",
+                                                                "agents",
+                                                                "data-products",
+                                                                "dataProducts",
+                                                                "relationships",
+                                                                "actors",
+                                                                "type",
+                                                                "technology",
+                                                                "container_type",
+                                                                "authoritative",
+                                                                "access_mode",
+                                                                "classification",
+                                                                "residency",
+                                                                "retention",
+                                                                "inputs",
+                                                                "outputs",
+                                                                "status",
+                                                                "date",
+                                                                "decisionMakers",
+                                                                "contract",
+                                                                "ubiquitousLanguage"};
+    return kKnown.contains(key) || key.starts_with("x-");
+}
+
+struct ParsedFile {
+    std::optional<Resource> resource;
+    std::vector<Diagnostic> diagnostics;
+};
+
+ParsedFile ParseFile(const fs::path& root, const FoundFile& found, std::uint32_t file_index,
+                     bool keep_body) {
+    ParsedFile out;
+    ResourceReader reader(found.rel, out.diagnostics);
+    auto content = ReadFile(root / found.rel);
+    if (!content) {
+        reader.Report(Severity::kError, "file/unreadable", 0, {}, content.error().message);
+        return out;
+    }
+    const Frontmatter fm = SplitFrontmatter(*content);
+    if (!fm.present) {
+        reader.Report(Severity::kError, "frontmatter/missing", 1, {},
+                      "no yaml frontmatter between '---' lines");
+        return out;
+    }
+    auto doc = ParseYaml(fm.yaml, fm.yaml_first_line);
+    if (!doc) {
+        reader.Report(Severity::kError, "yaml/syntax", doc.error().line, {},
+                      doc.error().message + " (column " + std::to_string(doc.error().column) + ")");
+        return out;
+    }
+    for (const YamlIssue& issue : doc->issues) {
+        reader.Report(Severity::kError, "yaml/duplicate-key", issue.line, issue.key, issue.message);
+    }
+    const YamlNode& root_node = doc->root;
+    if (!root_node.IsMap()) {
+        reader.Report(Severity::kError, "frontmatter/invalid-type", fm.yaml_first_line, {},
+                      "frontmatter is not a map of keys");
+        return out;
+    }
+
+    Resource r;
+    r.kind = found.kind;
+    r.file = file_index;
+    r.versioned_copy = found.versioned_copy;
+    const std::size_t slash = found.rel.rfind('/');
+    r.dir = slash == std::string::npos ? std::string() : found.rel.substr(0, slash);
+    if (keep_body) r.body = std::string(fm.body);
+    for (std::size_t i = 0; i < root_node.keys.size(); ++i) {
+        const std::string& key = root_node.keys[i];
+        const YamlNode& v = root_node.items[i];
+        r.key_lines.emplace_back(key, root_node.key_lines[i]);
+        if (key == "id") {
+            reader.Scalar(v, key, r.id);
+        } else if (key == "name") {
+            reader.Scalar(v, key, r.name);
+        } else if (key == "version") {
+            reader.Scalar(v, key, r.version);
+        } else if (key == "summary") {
+            reader.Scalar(v, key, r.summary);
+        } else if (key == "owners") {
+            r.owners = reader.ReadPointerList(v, key, TargetGroup::kOwner);
+        } else if (key == "sends") {
+            reader.ReadSends(v, r);
+        } else if (key == "receives") {
+            reader.ReadReceives(v, r);
+        } else if (key == "producers") {
+            r.producers = reader.ReadPointerList(v, key, TargetGroup::kService);
+        } else if (key == "consumers") {
+            r.consumers = reader.ReadPointerList(v, key, TargetGroup::kService);
+        } else if (key == "services" && r.kind != Kind::kEntity) {
+            r.services = reader.ReadPointerList(v, key, TargetGroup::kService);
+        } else if (key == "domains" && r.kind == Kind::kDomain) {
+            r.subdomains = reader.ReadPointerList(v, key, TargetGroup::kDomain);
+        } else if (key == "systems") {
+            r.systems = reader.ReadPointerList(v, key, TargetGroup::kSystem);
+        } else if (key == "flows") {
+            r.flows = reader.ReadPointerList(v, key, TargetGroup::kFlow);
+        } else if (key == "entities") {
+            r.entities = reader.ReadPointerList(v, key, TargetGroup::kEntity);
+        } else if (key == "members" && r.kind == Kind::kTeam) {
+            r.members = reader.ReadPointerList(v, key, TargetGroup::kUser);
+        } else if (key == "schemaPath") {
+            reader.Scalar(v, key, r.schema_path);
+            r.schema_line = root_node.key_lines[i];
+        } else if (key == "specifications") {
+            reader.ReadSpecifications(v, r);
+        } else if (key == "steps") {
+            reader.ReadSteps(v, r);
+        } else if (key == "deprecated") {
+            r.deprecated = v.IsMap() || v.IsTrue();
+        } else if (key == "draft") {
+            r.draft = v.IsMap() || v.IsTrue();
+        } else if (!IsKnownKey(key)) {
+            r.extra_keys.push_back({key, v.ToFlowString(), root_node.key_lines[i]});
+        }
+    }
+    if (r.kind == Kind::kTeam || r.kind == Kind::kUser) {
+        if (r.id.empty()) {
+            // EventCatalog falls back to the file name for teams and users.
+            const std::size_t dot = found.rel.rfind('.');
+            r.id = found.rel.substr(slash + 1, dot - slash - 1);
+        }
+    }
+    if (!r.version.empty()) r.semver = Semver::Parse(r.version);
+    out.resource = std::move(r);
+    return out;
+}
+
+std::vector<FoundFile> FindFiles(const fs::path& root,
+                                 std::unordered_set<std::string>& changelogs) {
+    std::vector<FoundFile> found;
+    std::error_code ec;
+    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        const fs::directory_entry& entry = *it;
+        const std::string name = entry.path().filename().string();
+        if (entry.is_directory(ec)) {
+            if (SkippedDirectory(name)) it.disable_recursion_pending();
+            continue;
+        }
+        if (!IsMarkdown(entry.path())) continue;
+        std::string rel = entry.path().lexically_relative(root).generic_string();
+        if (it.depth() == 1) {
+            const std::string top = rel.substr(0, rel.find('/'));
+            if (top == "teams" || top == "users") {
+                found.push_back(
+                    {std::move(rel), top == "teams" ? Kind::kTeam : Kind::kUser, false});
+                continue;
+            }
+        }
+        const std::size_t slash = rel.rfind('/');
+        if (name == "changelog.mdx" || name == "changelog.md") {
+            changelogs.insert(slash == std::string::npos ? std::string() : rel.substr(0, slash));
+            continue;
+        }
+        if (name != "index.mdx" && name != "index.md") continue;
+        std::vector<std::string> dirs = SplitPath(rel);
+        dirs.pop_back();
+        bool versioned = false;
+        if (auto kind = ClassifyIndex(std::move(dirs), versioned)) {
+            found.push_back({std::move(rel), *kind, versioned});
+        }
+    }
+    // Deterministic order whatever the file system returns.
+    std::sort(found.begin(), found.end(),
+              [](const FoundFile& a, const FoundFile& b) { return a.rel < b.rel; });
+    return found;
+}
+
+void ResolvePointer(const Catalog& c, Pointer& p) {
+    if (p.id.empty()) return;
+    auto it = c.by_id.find(p.id);
+    if (it == c.by_id.end()) {
+        p.resolution = Resolution::kUnknownId;
+        return;
+    }
+    auto range = VersionRange::Parse(p.version);
+    ResourceIndex best = kNoResource;
+    bool any_of_kind = false;
+    for (ResourceIndex i : it->second) {
+        const Resource& r = c.resources[static_cast<std::size_t>(i)];
+        if (!KindInGroup(r.kind, p.group)) continue;
+        any_of_kind = true;
+        if (range && range->IsLatest()) {
+            if (c.is_latest[static_cast<std::size_t>(i)] && best == kNoResource) best = i;
+            continue;
+        }
+        bool match = false;
+        if (range && r.semver) {
+            match = range->Matches(*r.semver);
+        } else {
+            match = r.version == p.version;  // non-semver versions compare as text
+        }
+        if (!match) continue;
+        const Resource* current =
+            best == kNoResource ? nullptr : &c.resources[static_cast<std::size_t>(best)];
+        if (current == nullptr || (r.semver && current->semver && *r.semver > *current->semver)) {
+            best = i;
+        }
+    }
+    if (!any_of_kind) {
+        p.resolution = Resolution::kUnknownId;
+        return;
+    }
+    if (best == kNoResource) {
+        p.resolution = range ? Resolution::kUnknownVersion : Resolution::kBadVersion;
+        return;
+    }
+    p.resolution = Resolution::kResolved;
+    p.target = best;
+}
+
+template <typename Fn>
+void ForEachPointer(Resource& r, Fn&& fn) {
+    for (auto& p : r.owners) fn(p);
+    for (auto& s : r.sends) {
+        fn(s.message);
+        for (auto& ch : s.channels) fn(ch);
+    }
+    for (auto& rc : r.receives) {
+        fn(rc.message);
+        for (auto& t : rc.triggers) fn(t);
+        for (auto& ch : rc.channels) fn(ch);
+    }
+    for (auto* list : {&r.producers, &r.consumers, &r.services, &r.subdomains, &r.systems, &r.flows,
+                       &r.entities, &r.members}) {
+        for (auto& p : *list) fn(p);
+    }
+    for (auto& step : r.steps) {
+        if (!step.target.id.empty()) fn(step.target);
+    }
+}
+
+void Index(Catalog& c) {
+    c.by_id.reserve(c.resources.size());
+    for (std::size_t i = 0; i < c.resources.size(); ++i) {
+        c.by_id[c.resources[i].id].push_back(static_cast<ResourceIndex>(i));
+    }
+    // The latest of each (kind, id): the highest semver; without semver, the unversioned copy.
+    c.is_latest.assign(c.resources.size(), false);
+    for (auto& [id, list] : c.by_id) {
+        for (int k = 0; k < kKindCount; ++k) {
+            ResourceIndex best = kNoResource;
+            for (ResourceIndex i : list) {
+                const Resource& r = c.resources[static_cast<std::size_t>(i)];
+                if (static_cast<int>(r.kind) != k) continue;
+                if (best == kNoResource) {
+                    best = i;
+                    continue;
+                }
+                const Resource& b = c.resources[static_cast<std::size_t>(best)];
+                const bool better = (r.semver && b.semver)
+                                        ? *r.semver > *b.semver
+                                        : (!r.versioned_copy && b.versioned_copy);
+                if (better) best = i;
+            }
+            if (best != kNoResource) c.is_latest[static_cast<std::size_t>(best)] = true;
+        }
+    }
+}
+
+void LinkSteps(Resource& flow) {
+    std::unordered_map<std::string, std::int32_t> by_step_id;
+    for (std::size_t i = 0; i < flow.steps.size(); ++i) {
+        by_step_id.emplace(flow.steps[i].id, static_cast<std::int32_t>(i));
+    }
+    for (auto& step : flow.steps) {
+        for (auto& link : step.next) {
+            auto it = by_step_id.find(link.target);
+            if (it != by_step_id.end()) link.step = it->second;
+        }
+    }
+}
+
+}  // namespace
+
+Result<Catalog> LoadCatalog(const fs::path& root, const LoadOptions& options) {
+    std::error_code ec;
+    if (!fs::is_directory(root, ec)) {
+        return MakeError(ErrorCode::kNotFound, root.string() + ": not a catalog directory");
+    }
+    Catalog catalog;
+    catalog.root = root;
+    std::unordered_set<std::string> changelogs;
+    const std::vector<FoundFile> found = FindFiles(root, changelogs);
+
+    std::vector<ParsedFile> parsed(found.size());
+    ParallelFor(
+        found.size(),
+        [&](std::size_t i) {
+            parsed[i] =
+                ParseFile(root, found[i], static_cast<std::uint32_t>(i), options.keep_bodies);
+        },
+        options.threads);
+
+    catalog.files.reserve(found.size());
+    catalog.resources.reserve(found.size());
+    for (std::size_t i = 0; i < found.size(); ++i) {
+        catalog.files.push_back(found[i].rel);
+        for (auto& d : parsed[i].diagnostics) catalog.diagnostics.push_back(std::move(d));
+        if (!parsed[i].resource) continue;
+        Resource& r = *parsed[i].resource;
+        r.has_changelog = changelogs.contains(r.dir);
+        catalog.resources.push_back(std::move(r));
+    }
+    Index(catalog);
+    ParallelFor(
+        catalog.resources.size(),
+        [&](std::size_t i) {
+            Resource& r = catalog.resources[i];
+            ForEachPointer(r, [&](Pointer& p) { ResolvePointer(catalog, p); });
+            if (r.kind == Kind::kFlow) LinkSteps(r);
+        },
+        options.threads);
+    return catalog;
+}
+
+}  // namespace acme::catalog

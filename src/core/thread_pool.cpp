@@ -1,0 +1,57 @@
+#include "core/thread_pool.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace acme {
+
+std::size_t DefaultConcurrency() {
+    if (const char* env = std::getenv("ACME_THREADS"); env != nullptr) {
+        const long value = std::strtol(env, nullptr, 10);
+        if (value > 0) return static_cast<std::size_t>(value);
+    }
+    return std::max<std::size_t>(1, std::thread::hardware_concurrency());
+}
+
+void ParallelFor(std::size_t n, const std::function<void(std::size_t)>& fn, std::size_t threads) {
+    if (n == 0) return;
+    if (threads == 0) threads = DefaultConcurrency();
+    threads = std::min(threads, n);
+    if (threads <= 1) {
+        for (std::size_t i = 0; i < n; ++i) fn(i);
+        return;
+    }
+    constexpr std::size_t kChunk = 16;
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr first_error;
+    std::mutex error_mutex;
+    auto worker = [&] {
+        for (;;) {
+            const std::size_t begin = next.fetch_add(kChunk);
+            if (begin >= n) return;
+            const std::size_t end = std::min(n, begin + kChunk);
+            try {
+                for (std::size_t i = begin; i < end; ++i) fn(i);
+            } catch (...) {
+                std::lock_guard lock(error_mutex);
+                if (!first_error) first_error = std::current_exception();
+                next.store(n);
+                return;
+            }
+        }
+    };
+    std::vector<std::jthread> pool;
+    pool.reserve(threads - 1);
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    pool.clear();
+    if (first_error) std::rethrow_exception(first_error);
+}
+
+}  // namespace acme

@@ -1,0 +1,21 @@
+// Data-parallel loops over an index range.
+//
+// `ParallelFor(n, fn)` calls `fn(i)` once for every `i` in `[0, n)` on up to
+// `DefaultConcurrency()` threads and returns when all calls are done. Work is handed out in
+// small chunks through an atomic counter, so uneven items (big and small files) balance.
+// `fn` must be safe to call concurrently for different `i`; exceptions thrown by `fn` are
+// rethrown on the calling thread (the first one wins).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+namespace acme {
+
+// Threads to use by default: the hardware concurrency, at least 1; `ACME_THREADS` overrides.
+[[nodiscard]] std::size_t DefaultConcurrency();
+
+void ParallelFor(std::size_t n, const std::function<void(std::size_t)>& fn,
+                 std::size_t threads = 0);
+
+}  // namespace acme
