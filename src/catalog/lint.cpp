@@ -415,7 +415,7 @@ class Linter {
                 for (const SchemaChange& ch : *changes) {
                     if (!ch.Breaking()) continue;
                     if (!breaking.empty()) breaking += "; ";
-                    breaking += ch.path + " " + ch.detail;
+                    breaking += ch.path + ": " + ch.detail;
                 }
                 if (breaking.empty()) continue;
                 Report(newer, "version/breaking-without-major", newer.LineOf("version"), "version",

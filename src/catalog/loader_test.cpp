@@ -217,7 +217,7 @@ TEST(LoaderTest, KeepsUnknownKeysAndNeverFailsOnBadFiles) {
     EXPECT_EQ(rules, (std::vector<std::string>{
                          "frontmatter/invalid-type@services/typed/index.mdx:5",
                          "frontmatter/missing@events/nofm/index.mdx:1",
-                         "yaml/syntax@events/broken/index.mdx:4",
+                         "yaml/syntax@events/broken/index.mdx:3",
                      }));
 }
 

@@ -189,10 +189,9 @@ std::expected<YamlDocument, YamlError> ParseYaml(std::string_view text, int firs
     while (!done) {
         yaml_event_t event;
         if (yaml_parser_parse(&parser, &event) == 0) {
+            // For an unclosed construct the context mark (where it started) is the useful line.
             const yaml_mark_t& mark =
-                parser.problem_mark.line != 0 || parser.problem_mark.column != 0
-                    ? parser.problem_mark
-                    : parser.context_mark;
+                parser.context != nullptr ? parser.context_mark : parser.problem_mark;
             std::string message = parser.problem != nullptr ? parser.problem : "invalid yaml";
             if (parser.context != nullptr) message = std::string(parser.context) + ": " + message;
             result = std::unexpected(

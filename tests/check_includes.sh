@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Fails when a file includes a subsystem its CMake target does not depend on.
+# The allowed dependencies mirror the target_link_libraries in each src/<subsystem>/CMakeLists.txt.
+set -uo pipefail
+cd "$(dirname "$0")/../src"
+declare -A allowed=(
+    [core]="core"
+    [catalog]="catalog core"
+    [cli]="cli catalog core"
+)
+status=0
+for dir in */; do
+    sub="${dir%/}"
+    if [ -z "${allowed[$sub]+x}" ]; then
+        echo "src/$sub: no include rule in tests/check_includes.sh"
+        status=1
+        continue
+    fi
+    while IFS=: read -r file line inc; do
+        target=$(echo "$inc" | sed -E 's/.*#include "([a-z_]+)\/.*/\1/')
+        if ! [[ " ${allowed[$sub]} " == *" $target "* ]]; then
+            echo "src/$file:$line: $sub may not include $target (allowed: ${allowed[$sub]})"
+            status=1
+        fi
+    done < <(grep -nE '^#include "[a-z_]+/' -r "$sub" --include='*.cpp' --include='*.hpp' | sed -E 's/^([^:]+):([0-9]+):/\1:\2:/')
+done
+[ $status -eq 0 ] && echo "includes follow the subsystem dependencies"
+exit $status
