@@ -57,7 +57,8 @@ Graph::Graph(const Catalog& catalog) : catalog_(catalog) {
         for (const Pointer& p : r.producers) AddEdge(sends_, producers_, resolved(p), self);
         for (const Pointer& p : r.consumers) AddEdge(receives_, consumers_, resolved(p), self);
         if (r.kind == Kind::kDomain || r.kind == Kind::kSystem) {
-            for (const auto* list : {&r.services, &r.subdomains, &r.flows, &r.entities}) {
+            for (const auto* list :
+                 {&r.services, &r.subdomains, &r.systems, &r.flows, &r.entities}) {
                 for (const Pointer& p : *list) AddEdge(members_, domains_, self, resolved(p));
             }
         }
@@ -78,6 +79,36 @@ std::span<const ResourceIndex> Graph::Owned(ResourceIndex o) const { return owne
 std::span<const ResourceIndex> Graph::Domains(ResourceIndex r) const { return domains_[U(r)]; }
 std::span<const ResourceIndex> Graph::Members(ResourceIndex d) const { return members_[U(d)]; }
 std::span<const FlowRef> Graph::FlowRefs(ResourceIndex r) const { return flow_refs_[U(r)]; }
+
+ResourceIndex Graph::DomainOf(ResourceIndex r) const {
+    const Resource& res = at(r);
+    if (IsMessage(res.kind)) {
+        for (const auto* ends : {&producers_, &consumers_}) {
+            for (ResourceIndex v : Versions(r)) {
+                for (ResourceIndex s : (*ends)[U(v)]) {
+                    if (ResourceIndex d = DomainOf(s); d != kNoResource) return d;
+                }
+            }
+        }
+        return kNoResource;
+    }
+    // Walk up through systems (a system sits in a domain) a few levels at most.
+    ResourceIndex at_node = r;
+    for (int level = 0; level < 4; ++level) {
+        const auto& parents = domains_[U(at_node)];
+        for (ResourceIndex p : parents) {
+            if (at(p).kind == Kind::kDomain) return p;
+        }
+        if (parents.empty()) break;
+        at_node = parents.front();  // a system
+    }
+    if (!catalog_.is_latest[U(r)]) {
+        for (ResourceIndex v : Versions(r)) {
+            if (catalog_.is_latest[U(v)]) return DomainOf(v);
+        }
+    }
+    return kNoResource;
+}
 
 std::vector<ResourceIndex> Graph::Versions(ResourceIndex r) const {
     const Resource& res = at(r);

@@ -46,6 +46,10 @@ class Graph {
     // Domains a service (or subdomain, flow) belongs to; members of a domain.
     [[nodiscard]] std::span<const ResourceIndex> Domains(ResourceIndex r) const;
     [[nodiscard]] std::span<const ResourceIndex> Members(ResourceIndex domain) const;
+    // The nearest domain holding `r`: directly, or through its system; for a message, the
+    // domain of its first producer (else consumer). Falls back to the latest version of the
+    // same id for an old version. kNoResource when none.
+    [[nodiscard]] ResourceIndex DomainOf(ResourceIndex r) const;
     // Flow steps that reference `r`.
     [[nodiscard]] std::span<const FlowRef> FlowRefs(ResourceIndex r) const;
     // Every version of the same (kind, id) as `r`, `r` included, oldest first.

@@ -54,30 +54,8 @@ class ViewBuilder {
 
   private:
     std::string DomainOf(ResourceIndex r) {
-        const Resource& res = g_.at(r);
-        if (res.kind == Kind::kService || res.kind == Kind::kFlow || res.kind == Kind::kAgent) {
-            for (ResourceIndex d : g_.Domains(r)) {
-                if (g_.at(d).kind == Kind::kDomain) return g_.at(d).id;
-            }
-            // A versioned pointer may name an older copy: try the latest of the same id.
-            const ResourceIndex latest = c_.FindLatest(
-                res.kind == Kind::kFlow ? TargetGroup::kFlow : TargetGroup::kService, res.id);
-            if (latest != r && latest != kNoResource) return DomainOf(latest);
-            return {};
-        }
-        if (IsMessage(res.kind)) {
-            for (ResourceIndex v : g_.Versions(r)) {
-                for (ResourceIndex p : g_.Producers(v)) {
-                    if (auto d = DomainOf(p); !d.empty()) return d;
-                }
-            }
-            for (ResourceIndex v : g_.Versions(r)) {
-                for (ResourceIndex p : g_.Consumers(v)) {
-                    if (auto d = DomainOf(p); !d.empty()) return d;
-                }
-            }
-        }
-        return {};
+        const ResourceIndex d = g_.DomainOf(r);
+        return d == kNoResource ? std::string() : g_.at(d).id;
     }
 
     const std::string& Node(ResourceIndex r) {

@@ -187,7 +187,9 @@ TEST_P(LintRuleTest, FiresOnItsFixtureOnly) {
                             [&](const Diagnostic& d) { return d.rule == c.rule; });
     ASSERT_NE(hit, fires.diagnostics.end()) << c.rule << " did not fire";
     EXPECT_FALSE(hit->file.empty());
-    if (c.line != 0) EXPECT_EQ(hit->line, c.line) << hit->message;
+    if (c.line != 0) {
+        EXPECT_EQ(hit->line, c.line) << hit->message;
+    }
     const LintReport clean = LintFiles(c.clean);
     for (const Diagnostic& d : clean.diagnostics) {
         EXPECT_NE(d.rule, c.rule) << d.file << ":" << d.line << " " << d.message;
@@ -195,8 +197,8 @@ TEST_P(LintRuleTest, FiresOnItsFixtureOnly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Rules, LintRuleTest, ::testing::ValuesIn(Cases()),
-                         [](const ::testing::TestParamInfo<RuleCase>& info) {
-                             std::string name = info.param.rule;
+                         [](const ::testing::TestParamInfo<RuleCase>& p) {
+                             std::string name = p.param.rule;
                              std::replace_if(
                                  name.begin(), name.end(),
                                  [](char ch) {

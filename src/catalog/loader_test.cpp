@@ -221,6 +221,24 @@ TEST(LoaderTest, KeepsUnknownKeysAndNeverFailsOnBadFiles) {
                      }));
 }
 
+TEST(GraphTest, DomainOfWalksThroughSystemsAndMessages) {
+    TempCatalog dir({
+        {"domains/d/index.mdx",
+         "---\nid: d\nname: D\nversion: 1.0.0\nsystems:\n  - id: sys\n---\n"},
+        {"domains/d/systems/sys/index.mdx",
+         "---\nid: sys\nname: Sys\nversion: 1.0.0\nservices:\n  - id: api\n---\n"},
+        {"domains/d/systems/sys/services/api/index.mdx",
+         "---\nid: api\nname: Api\nversion: 1.0.0\nsends:\n  - id: e\n---\n"},
+        {"events/e/index.mdx", "---\nid: e\nname: E\nversion: 1.0.0\n---\n"},
+    });
+    auto c = LoadCatalog(dir.root());
+    ASSERT_TRUE(c.has_value());
+    const Graph g(*c);
+    const ResourceIndex d = IndexOf(*c, Find(*c, Kind::kDomain, "d", "1.0.0"));
+    EXPECT_EQ(g.DomainOf(IndexOf(*c, Find(*c, Kind::kService, "api", "1.0.0"))), d);
+    EXPECT_EQ(g.DomainOf(IndexOf(*c, Find(*c, Kind::kEvent, "e", "1.0.0"))), d);
+}
+
 TEST(LoaderTest, MissingRootIsNotFound) {
     auto c = LoadCatalog("/nonexistent/acme/catalog");
     ASSERT_FALSE(c.has_value());

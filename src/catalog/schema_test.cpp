@@ -118,7 +118,7 @@ INSTANTIATE_TEST_SUITE_P(
         DiffCase{"additional_opened", R"({"type":"object","additionalProperties":false})",
                  R"({"type":"object"})", SchemaChangeKind::kAdditionalPropertiesChanged, "/", true,
                  false}),
-    [](const ::testing::TestParamInfo<DiffCase>& info) { return std::string(info.param.name); });
+    [](const ::testing::TestParamInfo<DiffCase>& p) { return std::string(p.param.name); });
 
 TEST(SchemaDiffTest, ClosedSchemasMakeAddedAndRemovedPropertiesBreak) {
     auto added = DiffJsonSchemas(
