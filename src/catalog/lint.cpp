@@ -77,6 +77,11 @@ class Linter {
         return std::move(out_);
     }
 
+    std::vector<Diagnostic> RunFlow(ResourceIndex flow) {
+        CheckFlow(g_.at(flow));
+        return std::move(out_);
+    }
+
   private:
     void Report(const Resource& r, std::string_view rule, int line, std::string key,
                 std::string message) {
@@ -436,6 +441,12 @@ class Linter {
 }  // namespace
 
 std::span<const RuleInfo> LintRules() { return kRules; }
+
+std::vector<Diagnostic> LintFlow(const Catalog& catalog, const Graph& graph, ResourceIndex flow) {
+    auto out = Linter(catalog, graph).RunFlow(flow);
+    std::sort(out.begin(), out.end());
+    return out;
+}
 
 LintReport Lint(const Catalog& catalog, const Graph& graph) {
     LintReport report;

@@ -33,4 +33,8 @@ struct LintReport {
 
 [[nodiscard]] LintReport Lint(const Catalog& catalog, const Graph& graph);
 
+// The flow rules (unknown steps, reachability, cycles, drift) for one flow only.
+[[nodiscard]] std::vector<Diagnostic> LintFlow(const Catalog& catalog, const Graph& graph,
+                                               ResourceIndex flow);
+
 }  // namespace acme::catalog

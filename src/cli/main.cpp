@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/catalog_commands.hpp"
+#include "cli/impact_command.hpp"
 
 #ifndef ACME_VERSION
 #define ACME_VERSION "0.0.0"
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     int exit_code = 0;
     acme::cli::AddCatalogCommands(app, exit_code);
+    acme::cli::AddImpactCommand(app, exit_code);
     CLI11_PARSE(app, argc, argv);
     return exit_code;
 }

@@ -1,0 +1,922 @@
+#include "catalog/impact.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "catalog/graph_view.hpp"
+#include "catalog/lint.hpp"
+
+namespace acme::catalog {
+
+namespace {
+
+std::size_t U(ResourceIndex i) { return static_cast<std::size_t>(i); }
+
+std::string Join(const std::set<std::string>& items, std::string_view sep = ", ") {
+    std::string out;
+    for (const auto& i : items) {
+        if (!out.empty()) out += sep;
+        out += i;
+    }
+    return out;
+}
+
+std::string Ref(const Resource& r) { return std::string(KindName(r.kind)) + ":" + r.id; }
+
+class Analyzer {
+  public:
+    Analyzer(const Graph& g, const ImpactOptions& options)
+        : g_(g), c_(g.catalog()), depth_(options.depth) {}
+
+    ImpactReport Run(std::span<const ResourceIndex> seeds, std::vector<ImpactChange> changes) {
+        for (ResourceIndex s : seeds) AddSeed(Latest(s));
+        WalkDownstream();
+        WalkUpstream();
+        ImpactReport report;
+        report.changes = std::move(changes);
+        CollectFlows(report);
+        CollectContracts(report);
+        CollectTeams(report);
+        CollectRisks(report);
+        CollectUpdates(report);
+        report.services = services_.size();
+        return report;
+    }
+
+  private:
+    // --- the walk ---------------------------------------------------------------------
+
+    ResourceIndex Latest(ResourceIndex r) const {
+        if (c_.is_latest[U(r)]) return r;
+        for (ResourceIndex v : g_.Versions(r)) {
+            if (c_.is_latest[U(v)]) return v;
+        }
+        return r;
+    }
+
+    void AddSeed(ResourceIndex r) {
+        const Resource& res = g_.at(r);
+        if (!seeds_.insert(r).second) return;
+        switch (res.kind) {
+            case Kind::kDomain:
+            case Kind::kSystem:
+                for (ResourceIndex m : g_.Members(r)) AddSeed(Latest(m));
+                return;
+            case Kind::kTeam:
+            case Kind::kUser:
+                for (ResourceIndex o : g_.Owned(r)) {
+                    const Kind k = g_.at(o).kind;
+                    if (k == Kind::kService || IsMessage(k) || k == Kind::kFlow) AddSeed(Latest(o));
+                }
+                return;
+            case Kind::kService:
+            case Kind::kAgent:
+                services_.insert(r);
+                touched_.insert(r);
+                for (ResourceIndex m : g_.Sends(r)) Push(down_, {Latest(m), r, 1, "downstream"});
+                for (ResourceIndex m : g_.Receives(r)) {
+                    touched_.insert(Latest(m));
+                    received_by_seed_.insert(Latest(m));
+                    Push(up_, {Latest(m), r, 1, "upstream"});
+                }
+                return;
+            case Kind::kEvent:
+            case Kind::kCommand:
+            case Kind::kQuery:
+                touched_.insert(r);
+                for (ResourceIndex v : g_.Versions(r)) {
+                    for (ResourceIndex p : g_.Producers(v)) {
+                        Push(down_, {r, Latest(p), 1, "changed"});
+                        for (ResourceIndex m : Feeding(Latest(p), r)) {
+                            Push(up_, {m, Latest(p), 1, "upstream"});
+                        }
+                    }
+                    if (g_.Producers(v).empty()) Push(down_, {r, kNoResource, 1, "changed"});
+                }
+                return;
+            default:
+                touched_.insert(r);
+                return;
+        }
+    }
+
+    struct Hop {
+        ResourceIndex message;
+        ResourceIndex service;  // downstream: the producer; upstream: the consumer
+        int hop;
+        std::string direction;
+    };
+
+    void Push(std::deque<Hop>& queue, Hop hop) {
+        if (depth_ >= 0 && hop.hop > depth_) return;
+        queue.push_back(std::move(hop));
+    }
+
+    bool DeclaresTriggers(ResourceIndex service) const {
+        const Resource& s = g_.at(service);
+        return std::any_of(s.receives.begin(), s.receives.end(),
+                           [](const Receive& r) { return !r.triggers.empty(); });
+    }
+
+    // Messages `service` emits after receiving `message`.
+    std::vector<ResourceIndex> Emitted(ResourceIndex service, ResourceIndex message) const {
+        std::vector<ResourceIndex> out;
+        if (!DeclaresTriggers(service)) {
+            for (ResourceIndex m : g_.Sends(service)) out.push_back(Latest(m));
+            return out;
+        }
+        for (const TriggerEdge& t : g_.Triggers(service)) {
+            if (Latest(t.received) == message) out.push_back(Latest(t.emitted));
+        }
+        return out;
+    }
+
+    // Messages whose receipt leads `service` to send `message`.
+    std::vector<ResourceIndex> Feeding(ResourceIndex service, ResourceIndex message) const {
+        std::vector<ResourceIndex> out;
+        if (!DeclaresTriggers(service)) {
+            for (ResourceIndex m : g_.Receives(service)) out.push_back(Latest(m));
+            return out;
+        }
+        for (const TriggerEdge& t : g_.Triggers(service)) {
+            if (Latest(t.emitted) == message) out.push_back(Latest(t.received));
+        }
+        return out;
+    }
+
+    void AddContract(ResourceIndex producer, ResourceIndex message, ResourceIndex consumer,
+                     const std::string& direction, int hop) {
+        const auto key = std::make_tuple(producer, message, consumer);
+        auto it = contracts_.find(key);
+        if (it != contracts_.end()) {
+            // Keep the most specific direction (changed > downstream > upstream) and nearest hop.
+            auto rank = [](const std::string& d) {
+                return d == "changed" ? 0 : d == "downstream" ? 1 : 2;
+            };
+            if (rank(direction) < rank(it->second.first)) it->second.first = direction;
+            it->second.second = std::min(it->second.second, hop);
+            return;
+        }
+        contracts_.emplace(key, std::make_pair(direction, hop));
+    }
+
+    void WalkDownstream() {
+        std::set<std::pair<ResourceIndex, ResourceIndex>> seen;
+        while (!down_.empty()) {
+            Hop h = down_.front();
+            down_.pop_front();
+            if (!seen.insert({h.message, h.service}).second) continue;
+            touched_.insert(h.message);
+            messages_.insert(h.message);
+            down_messages_.insert(h.message);
+            bool any_consumer = false;
+            for (ResourceIndex v : g_.Versions(h.message)) {
+                for (ResourceIndex consumer_any : g_.Consumers(v)) {
+                    const ResourceIndex consumer = Latest(consumer_any);
+                    any_consumer = true;
+                    AddContract(h.service, h.message, consumer, h.direction, h.hop);
+                    touched_.insert(consumer);
+                    services_.insert(consumer);
+                    for (ResourceIndex e : Emitted(consumer, h.message)) {
+                        Push(down_, {e, consumer, h.hop + 1, "downstream"});
+                    }
+                }
+            }
+            if (!any_consumer) AddContract(h.service, h.message, kNoResource, h.direction, h.hop);
+            if (h.service != kNoResource) services_.insert(h.service);
+        }
+    }
+
+    void WalkUpstream() {
+        std::set<std::pair<ResourceIndex, ResourceIndex>> seen;
+        while (!up_.empty()) {
+            Hop h = up_.front();
+            up_.pop_front();
+            if (!seen.insert({h.message, h.service}).second) continue;
+            messages_.insert(h.message);
+            bool any_producer = false;
+            for (ResourceIndex v : g_.Versions(h.message)) {
+                for (ResourceIndex producer_any : g_.Producers(v)) {
+                    const ResourceIndex producer = Latest(producer_any);
+                    any_producer = true;
+                    AddContract(producer, h.message, h.service, "upstream", h.hop);
+                    services_.insert(producer);
+                    upstream_.insert(h.message);
+                    upstream_.insert(producer);
+                    upstream_producers_.insert(producer);
+                    if (seeds_.contains(producer)) continue;
+                    for (ResourceIndex m : Feeding(producer, h.message)) {
+                        Push(up_, {m, producer, h.hop + 1, "upstream"});
+                    }
+                }
+            }
+            if (!any_producer) AddContract(kNoResource, h.message, h.service, "upstream", h.hop);
+        }
+    }
+
+    // --- flows and failure points --------------------------------------------------------
+
+    bool TargetIn(const FlowStep& s, const std::set<ResourceIndex>& set) const {
+        return s.target.target != kNoResource && set.contains(Latest(s.target.target));
+    }
+
+    // A step is touched when it names a changed resource, a message on the changed or
+    // downstream path (or one a changed service receives), or a service that consumes or
+    // produces such a message right next to it in the flow. A service that merely appears on
+    // the path elsewhere does not make all of its steps touched.
+    std::vector<bool> TouchedSteps(const Resource& flow) const {
+        const std::size_t n = flow.steps.size();
+        std::vector<std::vector<std::int32_t>> preds(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            for (const StepLink& l : flow.steps[i].next) {
+                if (l.step >= 0) preds[U(l.step)].push_back(static_cast<std::int32_t>(i));
+            }
+        }
+        std::vector<bool> out(n, false);
+        for (std::size_t i = 0; i < n; ++i) {
+            const FlowStep& s = flow.steps[i];
+            if (TargetIn(s, seeds_)) {
+                out[i] = true;
+            } else if (s.kind == StepKind::kMessage) {
+                out[i] = TargetIn(s, down_messages_) || TargetIn(s, received_by_seed_);
+            } else if (s.kind == StepKind::kService || s.kind == StepKind::kAgent) {
+                for (std::int32_t p : preds[i]) {
+                    const FlowStep& ps = flow.steps[U(p)];
+                    if (ps.kind == StepKind::kMessage && TargetIn(ps, down_messages_))
+                        out[i] = true;
+                }
+                for (const StepLink& l : s.next) {
+                    if (l.step < 0) continue;
+                    const FlowStep& ns = flow.steps[U(l.step)];
+                    if (ns.kind == StepKind::kMessage && TargetIn(ns, down_messages_) &&
+                        TargetIn(s, services_)) {
+                        out[i] = true;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+    // Upstream: a message that feeds the change, or its producer right before it.
+    bool Upstream(const Resource& flow, const FlowStep& s) const {
+        if (s.kind == StepKind::kMessage) return TargetIn(s, upstream_);
+        if (!TargetIn(s, upstream_producers_)) return false;
+        return std::any_of(s.next.begin(), s.next.end(), [&](const StepLink& l) {
+            return l.step >= 0 && flow.steps[U(l.step)].kind == StepKind::kMessage &&
+                   TargetIn(flow.steps[U(l.step)], upstream_);
+        });
+    }
+
+    bool FailureLink(const Resource& flow, const StepLink& l) const {
+        if (l.step < 0) return false;
+        return IsFailureLabel(l.label) || IsFailureNodeType(flow.steps[U(l.step)].custom_type);
+    }
+
+    // Follows a failure branch to the first custom failure-handling node (a few hops at most).
+    std::int32_t CompensationAfter(const Resource& flow, std::int32_t at) const {
+        for (int hops = 0; hops < 6 && at >= 0; ++hops) {
+            const FlowStep& s = flow.steps[U(at)];
+            if (s.kind == StepKind::kCustom && IsFailureNodeType(s.custom_type)) return at;
+            at = s.next.empty() ? -1 : s.next.front().step;
+        }
+        return -1;
+    }
+
+    std::set<std::int32_t> Reach(const Resource& flow, std::int32_t from) const {
+        std::set<std::int32_t> seen;
+        std::vector<std::int32_t> stack{from};
+        while (!stack.empty()) {
+            const std::int32_t at = stack.back();
+            stack.pop_back();
+            if (at < 0 || !seen.insert(at).second) continue;
+            for (const StepLink& l : flow.steps[U(at)].next) stack.push_back(l.step);
+        }
+        return seen;
+    }
+
+    static std::vector<std::int32_t> FlowOrder(const Resource& flow) {
+        std::vector<std::int32_t> order;
+        std::vector<bool> seen(flow.steps.size(), false);
+        std::deque<std::int32_t> queue;
+        for (std::size_t start = 0; start < flow.steps.size(); ++start) {
+            if (seen[start]) continue;
+            queue.push_back(static_cast<std::int32_t>(start));
+            seen[start] = true;
+            while (!queue.empty()) {
+                const std::int32_t at = queue.front();
+                queue.pop_front();
+                order.push_back(at);
+                for (const StepLink& l : flow.steps[U(at)].next) {
+                    if (l.step >= 0 && !seen[U(l.step)]) {
+                        seen[U(l.step)] = true;
+                        queue.push_back(l.step);
+                    }
+                }
+            }
+        }
+        return order;
+    }
+
+    static std::string StepTarget(const FlowStep& s) {
+        if (!s.target.id.empty()) return std::string(StepKindName(s.kind)) + ":" + s.target.id;
+        if (s.kind == StepKind::kCustom)
+            return "custom:" + (s.custom_type.empty() ? "node" : s.custom_type);
+        return std::string(StepKindName(s.kind)) + (s.node_name.empty() ? "" : ":" + s.node_name);
+    }
+
+    // A compensation node's actions often name the compensating messages ("void-payment —
+    // void the authorization"): the change reaches them when it changes one of those messages
+    // or a service that sends or handles them.
+    bool ActionsMentionChange(const std::vector<std::string>& actions) const {
+        for (ResourceIndex m : messages_) {
+            const std::string& id = g_.at(m).id;
+            bool changed = seeds_.contains(m);
+            for (ResourceIndex v : g_.Versions(m)) {
+                for (ResourceIndex p : g_.Producers(v))
+                    changed = changed || seeds_.contains(Latest(p));
+                for (ResourceIndex cs : g_.Consumers(v))
+                    changed = changed || seeds_.contains(Latest(cs));
+            }
+            if (!changed) continue;
+            for (const std::string& a : actions) {
+                if (MentionsWord(a, id)) return true;
+            }
+        }
+        return false;
+    }
+
+    static bool MentionsWord(std::string_view text, std::string_view word) {
+        auto is_word = [](char ch) {
+            return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' || ch == '_';
+        };
+        for (std::size_t at = text.find(word); at != std::string_view::npos;
+             at = text.find(word, at + 1)) {
+            const bool start_ok = at == 0 || !is_word(text[at - 1]);
+            const std::size_t end = at + word.size();
+            const bool end_ok = end >= text.size() || !is_word(text[end]);
+            if (start_ok && end_ok) return true;
+        }
+        return false;
+    }
+
+    static std::vector<std::string> Actions(const FlowStep& s) {
+        std::vector<std::string> out;
+        for (const auto& [k, v] : s.properties) out.push_back(v);
+        return out;
+    }
+
+    void CollectFlows(ImpactReport& report) {
+        for (std::size_t i = 0; i < c_.resources.size(); ++i) {
+            const Resource& flow = c_.resources[i];
+            if (flow.kind != Kind::kFlow || !c_.is_latest[i]) continue;
+            const auto fi = static_cast<ResourceIndex>(i);
+            const bool flow_changed = seeds_.contains(fi);
+            // Compensation nodes and what they lead to.
+            std::set<std::int32_t> compensation_path;
+            std::set<std::int32_t> listed;
+            std::vector<std::int32_t> touched_steps;
+            const std::vector<bool> touched = TouchedSteps(flow);
+            for (std::size_t s = 0; s < flow.steps.size(); ++s) {
+                const FlowStep& step = flow.steps[s];
+                if (step.kind == StepKind::kCustom && IsFailureNodeType(step.custom_type)) {
+                    for (std::int32_t r : Reach(flow, static_cast<std::int32_t>(s))) {
+                        compensation_path.insert(r);
+                    }
+                }
+                if (flow_changed || touched[s]) {
+                    touched_steps.push_back(static_cast<std::int32_t>(s));
+                } else if (Upstream(flow, step)) {
+                    listed.insert(static_cast<std::int32_t>(s));
+                }
+            }
+            if (touched_steps.empty()) continue;
+            touched_flows_.insert(fi);
+            listed.insert(touched_steps.begin(), touched_steps.end());
+            // Failure points: touched steps with failure branches.
+            for (std::int32_t s : touched_steps) {
+                const FlowStep& step = flow.steps[U(s)];
+                std::set<std::string> labels;
+                std::int32_t comp = -1;
+                for (const StepLink& l : step.next) {
+                    if (!FailureLink(flow, l)) continue;
+                    labels.insert(l.label.empty() ? flow.steps[U(l.step)].title : l.label);
+                    if (comp < 0) comp = CompensationAfter(flow, l.step);
+                }
+                if (labels.empty()) continue;
+                ImpactFailurePoint fp;
+                fp.flow = flow.id;
+                fp.step = step.id;
+                fp.title = step.title;
+                fp.branches.assign(labels.begin(), labels.end());
+                if (comp >= 0) {
+                    const FlowStep& node = flow.steps[U(comp)];
+                    fp.compensation = node.node_name.empty() ? node.title : node.node_name;
+                    fp.actions = Actions(node);
+                    listed.insert(comp);
+                    fp.touches_compensation = ActionsMentionChange(fp.actions);
+                    for (std::int32_t r : Reach(flow, comp)) {
+                        if (touched[U(r)]) fp.touches_compensation = true;
+                    }
+                }
+                report.failure_points.push_back(std::move(fp));
+            }
+            ImpactFlow out;
+            out.flow = flow.Label();
+            out.name = flow.name;
+            for (const Pointer& o : flow.owners) out.owners.push_back(o.id);
+            for (std::int32_t s : FlowOrder(flow)) {
+                if (!listed.contains(s)) continue;
+                const FlowStep& step = flow.steps[U(s)];
+                ImpactStep is;
+                is.id = step.id;
+                is.title = step.title;
+                is.target = StepTarget(step);
+                if (step.target.target != kNoResource &&
+                    seeds_.contains(Latest(step.target.target))) {
+                    is.marks.push_back("changed");
+                } else if (!flow_changed && !touched[U(s)] && Upstream(flow, step)) {
+                    is.marks.push_back("upstream, feeds the change");
+                }
+                for (const StepLink& l : step.next) {
+                    if (FailureLink(flow, l)) {
+                        is.marks.push_back("failure branch '" + l.label + "' -> " +
+                                           flow.steps[U(l.step)].id);
+                    }
+                }
+                if (step.kind == StepKind::kCustom && IsFailureNodeType(step.custom_type)) {
+                    std::string actions;
+                    for (const auto& a : Actions(step))
+                        actions += (actions.empty() ? "" : "; ") + a;
+                    is.marks.push_back(Lower(step.custom_type) + ": " + actions);
+                } else if (compensation_path.contains(s)) {
+                    is.marks.push_back("on compensation path");
+                }
+                out.steps.push_back(std::move(is));
+            }
+            report.flows.push_back(std::move(out));
+        }
+        std::sort(report.flows.begin(), report.flows.end(),
+                  [](const ImpactFlow& a, const ImpactFlow& b) { return a.flow < b.flow; });
+        std::sort(report.failure_points.begin(), report.failure_points.end(),
+                  [](const ImpactFailurePoint& a, const ImpactFailurePoint& b) {
+                      return std::tie(a.flow, a.step) < std::tie(b.flow, b.step);
+                  });
+    }
+
+    static std::string Lower(std::string s) {
+        for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        return s;
+    }
+
+    // --- contracts, teams, risks, updates --------------------------------------------------
+
+    std::string DomainName(ResourceIndex r) const {
+        if (r == kNoResource) return {};
+        const ResourceIndex d = g_.DomainOf(r);
+        return d == kNoResource ? std::string() : g_.at(d).id;
+    }
+
+    std::string TeamName(ResourceIndex r) const {
+        if (r == kNoResource) return {};
+        std::set<std::string> owners;
+        for (const Pointer& o : g_.at(r).owners) owners.insert(o.id);
+        return Join(owners, "+");
+    }
+
+    void CollectContracts(ImpactReport& report) {
+        for (const auto& [key, value] : contracts_) {
+            const auto& [producer, message, consumer] = key;
+            ImpactContract ct;
+            ct.producer = producer == kNoResource ? "(no producer)" : g_.at(producer).id;
+            ct.message = Ref(g_.at(message));
+            ct.consumer = consumer == kNoResource ? "(no consumer)" : g_.at(consumer).id;
+            ct.producer_domain = DomainName(producer);
+            ct.consumer_domain = DomainName(consumer);
+            ct.producer_team = TeamName(producer);
+            ct.consumer_team = TeamName(consumer);
+            ct.direction = value.first;
+            ct.hop = value.second;
+            ct.crosses_domain = !ct.producer_domain.empty() && !ct.consumer_domain.empty() &&
+                                ct.producer_domain != ct.consumer_domain;
+            ct.crosses_team = !ct.producer_team.empty() && !ct.consumer_team.empty() &&
+                              ct.producer_team != ct.consumer_team;
+            report.boundaries.push_back(std::move(ct));
+        }
+        auto rank = [](const std::string& d) {
+            return d == "changed" ? 0 : d == "downstream" ? 1 : 2;
+        };
+        std::sort(report.boundaries.begin(), report.boundaries.end(),
+                  [&](const ImpactContract& a, const ImpactContract& b) {
+                      return std::make_tuple(rank(a.direction), a.hop, a.producer, a.message,
+                                             a.consumer) < std::make_tuple(rank(b.direction), b.hop,
+                                                                           b.producer, b.message,
+                                                                           b.consumer);
+                  });
+    }
+
+    void CollectTeams(ImpactReport& report) {
+        std::map<std::string, std::map<std::string, std::set<std::string>>> reasons;
+        auto add = [&](ResourceIndex r, const std::string& why, const std::string& what) {
+            if (r == kNoResource) return;
+            for (const Pointer& o : g_.at(r).owners) reasons[o.id][why].insert(what);
+        };
+        for (ResourceIndex s : seeds_) {
+            add(s, "owner of the change", Ref(g_.at(s)));
+            if (const ResourceIndex d = g_.DomainOf(s); d != kNoResource) {
+                add(d, "owner of the domain", "domain:" + g_.at(d).id);
+            }
+        }
+        for (const auto& [key, value] : contracts_) {
+            const auto& [producer, message, consumer] = key;
+            const std::string m = g_.at(message).id;
+            if (value.first == "upstream") {
+                if (producer != kNoResource) {
+                    add(producer, "producer upstream", m + " from " + g_.at(producer).id);
+                }
+            } else if (consumer != kNoResource && !seeds_.contains(consumer)) {
+                add(consumer, "consumer of a changed contract", m + " in " + g_.at(consumer).id);
+            }
+        }
+        for (ResourceIndex f : touched_flows_) add(f, "owner of a touched flow", g_.at(f).id);
+        for (auto& [team, why] : reasons) {
+            ImpactTeam t;
+            t.team = team;
+            static constexpr std::string_view kOrder[] = {
+                "owner of the change", "owner of the domain", "consumer of a changed contract",
+                "producer upstream", "owner of a touched flow"};
+            for (std::string_view w : kOrder) {
+                auto it = why.find(std::string(w));
+                if (it == why.end()) continue;
+                t.reasons.push_back(std::string(w) + ": " + Join(it->second));
+            }
+            report.teams.push_back(std::move(t));
+        }
+    }
+
+    void CollectRisks(ImpactReport& report) {
+        std::set<std::pair<RiskLevel, std::string>> risks;
+        // Breaking contract changes with live consumers.
+        for (const ImpactChange& ch : report.changes) {
+            if (!ch.breaking) continue;
+            std::set<std::string> consumers;
+            for (const auto& [key, value] : contracts_) {
+                const auto& [producer, message, consumer] = key;
+                if (Ref(g_.at(message)) == ch.resource && consumer != kNoResource) {
+                    consumers.insert(g_.at(consumer).id);
+                }
+            }
+            if (consumers.empty()) {
+                risks.insert({RiskLevel::kMedium,
+                              "breaking change to " + ch.resource + " (no live consumer found)"});
+            } else {
+                risks.insert({RiskLevel::kHigh, "breaking change to " + ch.resource +
+                                                    " with live consumers: " + Join(consumers)});
+            }
+            if (!ch.version_bumped || ch.after_version == ch.before_version) {
+                risks.insert({RiskLevel::kHigh, ch.resource + " breaks its contract without a "
+                                                              "major version bump"});
+            }
+        }
+        for (const ImpactFailurePoint& fp : report.failure_points) {
+            const std::string where =
+                "'" + fp.title + "' in flow " + fp.flow + " (" +
+                Join(std::set<std::string>(fp.branches.begin(), fp.branches.end())) + ")";
+            if (fp.touches_compensation) {
+                risks.insert({RiskLevel::kHigh, "compensation path touched after " + where +
+                                                    ": re-test " + fp.compensation});
+            } else {
+                risks.insert({RiskLevel::kMedium, "failure point on the affected path: " + where});
+            }
+        }
+        // Hand-offs across domains, one line per pair of domains.
+        std::map<std::pair<std::string, std::string>, std::set<std::string>> handoffs;
+        for (const ImpactContract& ct : report.boundaries) {
+            if (ct.direction == "upstream" || !ct.crosses_domain) continue;
+            handoffs[{ct.producer_domain, ct.consumer_domain}].insert(
+                ct.message.substr(ct.message.find(':') + 1));
+        }
+        for (const auto& [pair, msgs] : handoffs) {
+            const bool fulfilment = pair.second.find("fulfil") != std::string::npos;
+            risks.insert(
+                {RiskLevel::kMedium,
+                 std::string(fulfilment ? "fulfilment hand-off" : "cross-domain hand-off") + " " +
+                     pair.first + " -> " + pair.second + " changes: " + Join(msgs)});
+        }
+        // Consumers pinned to an old version of a message on the path.
+        for (ResourceIndex m : messages_) {
+            for (ResourceIndex v : g_.Versions(m)) {
+                if (c_.is_latest[U(v)]) continue;
+                for (ResourceIndex consumer : g_.Consumers(v)) {
+                    risks.insert({RiskLevel::kMedium, g_.at(consumer).id + " is pinned to " +
+                                                          g_.at(v).id + "@" + g_.at(v).version +
+                                                          " (latest " + g_.at(m).version + ")"});
+                }
+            }
+            if (g_.Consumers(m).empty() && Unconsumed(m)) {
+                risks.insert({RiskLevel::kLow, Ref(g_.at(m)) + " has no consumer"});
+            }
+            if (Unproduced(m)) risks.insert({RiskLevel::kLow, Ref(g_.at(m)) + " has no producer"});
+        }
+        for (ResourceIndex f : touched_flows_) {
+            for (const Diagnostic& d : LintFlow(c_, g_, f)) {
+                if (d.rule != "flow/undeclared-edge") continue;
+                drift_.push_back({g_.at(f).id, d.message});
+                risks.insert(
+                    {RiskLevel::kMedium, "drift in flow " + g_.at(f).id + ": " + d.message});
+            }
+        }
+        for (auto& [level, reason] : risks) report.risks.push_back({level, reason});
+    }
+
+    bool Unconsumed(ResourceIndex m) const {
+        for (ResourceIndex v : g_.Versions(m)) {
+            if (!g_.Consumers(v).empty()) return false;
+        }
+        return true;
+    }
+    bool Unproduced(ResourceIndex m) const {
+        for (ResourceIndex v : g_.Versions(m)) {
+            if (!g_.Producers(v).empty()) return false;
+        }
+        return true;
+    }
+
+    void CollectUpdates(ImpactReport& report) {
+        std::set<std::pair<std::string, std::string>> updates;
+        std::map<std::string, const ImpactChange*> change_of;
+        for (const ImpactChange& ch : report.changes) change_of[ch.resource] = &ch;
+        for (ResourceIndex s : seeds_) {
+            const Resource& r = g_.at(s);
+            if (r.kind == Kind::kTeam || r.kind == Kind::kUser) continue;
+            const std::string ref = Ref(r);
+            const ImpactChange* ch = change_of.contains(ref) ? change_of[ref] : nullptr;
+            if (ch != nullptr && ch->change == "removed") continue;
+            if (r.semver) {
+                const bool breaking = ch != nullptr && ch->breaking;
+                const bool bumped = ch != nullptr && ch->version_bumped;
+                if (breaking && !(bumped && ch->after_version != ch->before_version &&
+                                  Semver::Parse(ch->after_version) &&
+                                  Semver::Parse(ch->after_version)->major >
+                                      Semver::Parse(ch->before_version).value_or(Semver{}).major)) {
+                    updates.insert({ref, "bump version " + r.version + " -> " +
+                                             r.semver->NextMajor().ToString() +
+                                             " (major: the contract breaks)"});
+                } else if (!bumped && !(ch != nullptr && ch->change == "added")) {
+                    updates.insert({ref, "bump version " + r.version + " -> " +
+                                             r.semver->NextMinor().ToString() + " (minor; " +
+                                             r.semver->NextMajor().ToString() +
+                                             " if a contract breaks)"});
+                }
+            }
+            updates.insert({ref, std::string(r.has_changelog ? "add a changelog entry to "
+                                                             : "create changelog entry ") +
+                                     (r.dir.empty() ? "" : r.dir + "/") + "changelog.mdx"});
+            if (IsMessage(r.kind) && !r.schema_path.empty()) {
+                updates.insert({ref, "update the schema " + r.dir + "/" + r.schema_path +
+                                         " and keep it draft-07 valid"});
+            }
+            for (const Specification& spec : r.specifications) {
+                updates.insert(
+                    {ref, "review the " + spec.type + " document " + r.dir + "/" + spec.path});
+            }
+            if (IsMessage(r.kind)) {
+                for (ResourceIndex v : g_.Versions(s)) {
+                    for (ResourceIndex svc : Concat(g_.Producers(v), g_.Consumers(v))) {
+                        for (const Specification& spec : g_.at(svc).specifications) {
+                            updates.insert({Ref(g_.at(svc)), "update the " + spec.type +
+                                                                 " document " + g_.at(svc).dir +
+                                                                 "/" + spec.path + " for " + r.id});
+                        }
+                    }
+                }
+            }
+            PinnedPointers(s, updates);
+        }
+        for (const auto& [flow, message] : drift_) {
+            updates.insert({"flow:" + flow, "fix drift: " + message});
+        }
+        for (auto& [resource, action] : updates)
+            report.catalog_updates.push_back({resource, action});
+    }
+
+    static std::vector<ResourceIndex> Concat(std::span<const ResourceIndex> a,
+                                             std::span<const ResourceIndex> b) {
+        std::vector<ResourceIndex> out(a.begin(), a.end());
+        out.insert(out.end(), b.begin(), b.end());
+        return out;
+    }
+
+    // Pointers elsewhere that pin `seed`'s current version exactly: they stay on the old
+    // version after the bump unless updated.
+    void PinnedPointers(ResourceIndex seed,
+                        std::set<std::pair<std::string, std::string>>& updates) {
+        const Resource& r = g_.at(seed);
+        auto pinned = [&](const Pointer& p) {
+            return p.resolution == Resolution::kResolved && p.target == seed &&
+                   !p.version.empty() && p.version != "latest" &&
+                   VersionRange::Parse(p.version).value_or(VersionRange{}).IsExact();
+        };
+        for (std::size_t i = 0; i < c_.resources.size(); ++i) {
+            if (!c_.is_latest[i]) continue;
+            const Resource& other = c_.resources[i];
+            std::set<std::string> keys;
+            for (const Send& s : other.sends) {
+                if (pinned(s.message)) keys.insert(s.message.key);
+            }
+            for (const Receive& rc : other.receives) {
+                if (pinned(rc.message)) keys.insert(rc.message.key);
+                for (const Pointer& t : rc.triggers) {
+                    if (pinned(t)) keys.insert(t.key);
+                }
+            }
+            for (const auto* list : {&other.services, &other.flows, &other.subdomains,
+                                     &other.systems, &other.producers, &other.consumers}) {
+                for (const Pointer& p : *list) {
+                    if (pinned(p)) keys.insert(p.key);
+                }
+            }
+            std::set<std::string> steps;
+            for (const FlowStep& s : other.steps) {
+                if (pinned(s.target)) steps.insert(s.id);
+            }
+            if (!keys.empty()) {
+                updates.insert({Ref(other), "move " + Join(keys) + " off " + r.id + "@" +
+                                                r.version + " when it is bumped (" +
+                                                c_.files[other.file] + ")"});
+            }
+            if (!steps.empty()) {
+                updates.insert({Ref(other), "flow steps pinned to " + r.id + "@" + r.version +
+                                                ": " + Join(steps) + " (" + c_.files[other.file] +
+                                                ")"});
+            }
+        }
+    }
+
+    const Graph& g_;
+    const Catalog& c_;
+    int depth_;
+    std::set<ResourceIndex> seeds_;
+    std::set<ResourceIndex> touched_;
+    std::set<ResourceIndex> services_;
+    std::set<ResourceIndex> messages_;
+    std::set<ResourceIndex> upstream_producers_;
+    std::set<ResourceIndex> upstream_;          // messages and producers that feed the change
+    std::set<ResourceIndex> down_messages_;     // changed messages and those downstream
+    std::set<ResourceIndex> received_by_seed_;  // messages a changed service receives
+    std::set<ResourceIndex> touched_flows_;
+    std::deque<Hop> down_, up_;
+    std::map<std::tuple<ResourceIndex, ResourceIndex, ResourceIndex>, std::pair<std::string, int>>
+        contracts_;
+    std::vector<std::pair<std::string, std::string>> drift_;
+};
+
+void Summarize(ImpactReport& report) {
+    std::set<std::string> teams;
+    for (const ImpactTeam& t : report.teams) teams.insert(t.team);
+    std::size_t crossing = 0;
+    for (const ImpactContract& c : report.boundaries) crossing += c.crosses_domain ? 1 : 0;
+    std::string what;
+    for (const ImpactChange& ch : report.changes) {
+        if (!what.empty()) what += ", ";
+        what += ch.resource + " " + ch.change;
+    }
+    if (what.empty()) what = "no change";
+    std::string highest = "none";
+    for (RiskLevel level : {RiskLevel::kLow, RiskLevel::kMedium, RiskLevel::kHigh}) {
+        if (report.HasRisk(level)) highest = std::string(RiskLevelName(level));
+    }
+    report.summary =
+        what + ": " + std::to_string(report.flows.size()) + " flows, " +
+        std::to_string(report.services) + " services, " + std::to_string(teams.size()) +
+        " teams, " + std::to_string(report.boundaries.size()) + " contracts (" +
+        std::to_string(crossing) + " cross a domain boundary); highest risk: " + highest +
+        (report.HasBreakingChange() ? "; breaking contract change" : "");
+}
+
+}  // namespace
+
+std::string_view RiskLevelName(RiskLevel level) {
+    switch (level) {
+        case RiskLevel::kHigh:
+            return "high";
+        case RiskLevel::kMedium:
+            return "medium";
+        case RiskLevel::kLow:
+            return "low";
+    }
+    return "low";
+}
+
+bool ImpactReport::HasBreakingChange() const {
+    return std::any_of(changes.begin(), changes.end(),
+                       [](const ImpactChange& c) { return c.breaking; });
+}
+
+bool ImpactReport::HasRisk(RiskLevel level) const {
+    return std::any_of(risks.begin(), risks.end(),
+                       [&](const ImpactRisk& r) { return r.level == level; });
+}
+
+Result<ResourceIndex> ResolveResourceSpec(const Catalog& catalog, std::string_view spec) {
+    std::string_view id = spec;
+    std::string version;
+    std::optional<Kind> kind;
+    if (const std::size_t at = id.rfind('@'); at != std::string_view::npos) {
+        version = std::string(id.substr(at + 1));
+        id = id.substr(0, at);
+    }
+    if (const std::size_t colon = id.find(':'); colon != std::string_view::npos) {
+        kind = ParseKind(id.substr(0, colon));
+        if (!kind) {
+            return MakeError(ErrorCode::kInvalidArgument, "unknown kind '" +
+                                                              std::string(id.substr(0, colon)) +
+                                                              "' in '" + std::string(spec) + "'");
+        }
+        id = id.substr(colon + 1);
+    }
+    auto it = catalog.by_id.find(std::string(id));
+    if (it == catalog.by_id.end()) {
+        return MakeError(ErrorCode::kNotFound,
+                         "no resource '" + std::string(id) + "' in the catalog");
+    }
+    std::set<Kind> kinds;
+    ResourceIndex found = kNoResource;
+    for (ResourceIndex i : it->second) {
+        const Resource& r = catalog.resources[U(i)];
+        if (kind && r.kind != *kind) continue;
+        const bool match = version.empty() ? catalog.is_latest[U(i)] : r.version == version;
+        if (!match) continue;
+        kinds.insert(r.kind);
+        found = i;
+    }
+    if (found == kNoResource) {
+        return MakeError(ErrorCode::kNotFound, "no resource matches '" + std::string(spec) + "'");
+    }
+    if (kinds.size() > 1) {
+        std::set<std::string> names;
+        for (Kind k : kinds) names.insert(std::string(KindName(k)) + ":" + std::string(id));
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "'" + std::string(spec) + "' is ambiguous: " + Join(names));
+    }
+    return found;
+}
+
+ImpactReport AnalyzeImpact(const Graph& graph, std::span<const ResourceIndex> seeds,
+                           std::vector<ImpactChange> changes, const ImpactOptions& options) {
+    ImpactReport report = Analyzer(graph, options).Run(seeds, std::move(changes));
+    std::string title;
+    for (const ImpactChange& ch : report.changes)
+        title += (title.empty() ? "" : ", ") + ch.resource;
+    report.title = title;
+    Summarize(report);
+    return report;
+}
+
+void MergeImpact(ImpactReport& into, ImpactReport other) {
+    auto append = [](auto& a, auto& b) {
+        a.insert(a.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
+    };
+    append(into.changes, other.changes);
+    append(into.flows, other.flows);
+    append(into.boundaries, other.boundaries);
+    append(into.failure_points, other.failure_points);
+    append(into.risks, other.risks);
+    append(into.catalog_updates, other.catalog_updates);
+    std::map<std::string, std::set<std::string>> teams;
+    for (auto* list : {&into.teams, &other.teams}) {
+        for (ImpactTeam& t : *list) teams[t.team].insert(t.reasons.begin(), t.reasons.end());
+    }
+    into.teams.clear();
+    for (auto& [team, reasons] : teams)
+        into.teams.push_back({team, {reasons.begin(), reasons.end()}});
+    into.services += other.services;
+    auto dedupe = [](auto& v, auto key) {
+        std::sort(v.begin(), v.end(),
+                  [&](const auto& a, const auto& b) { return key(a) < key(b); });
+        v.erase(std::unique(v.begin(), v.end(),
+                            [&](const auto& a, const auto& b) { return key(a) == key(b); }),
+                v.end());
+    };
+    dedupe(into.changes, [](const ImpactChange& c) { return c.resource + " " + c.change; });
+    dedupe(into.flows, [](const ImpactFlow& f) { return f.flow; });
+    dedupe(into.boundaries, [](const ImpactContract& c) {
+        return std::make_tuple(c.direction == "changed"      ? 0
+                               : c.direction == "downstream" ? 1
+                                                             : 2,
+                               c.hop, c.producer, c.message, c.consumer);
+    });
+    dedupe(into.failure_points,
+           [](const ImpactFailurePoint& f) { return std::make_tuple(f.flow, f.step); });
+    dedupe(into.risks, [](const ImpactRisk& r) { return std::make_pair(r.level, r.reason); });
+    dedupe(into.catalog_updates,
+           [](const ImpactUpdate& u) { return std::make_pair(u.resource, u.action); });
+    std::string title;
+    for (const ImpactChange& ch : into.changes) title += (title.empty() ? "" : ", ") + ch.resource;
+    into.title = title;
+    Summarize(into);
+}
+
+}  // namespace acme::catalog
