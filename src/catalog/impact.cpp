@@ -560,7 +560,10 @@ class Analyzer {
         std::set<std::pair<RiskLevel, std::string>> risks;
         // Breaking contract changes with live consumers.
         for (const ImpactChange& ch : report.changes) {
-            if (!ch.breaking) continue;
+            const bool is_message = ch.resource.starts_with("event:") ||
+                                    ch.resource.starts_with("command:") ||
+                                    ch.resource.starts_with("query:");
+            if (!ch.breaking || !is_message) continue;
             std::set<std::string> consumers;
             for (const auto& [key, value] : contracts_) {
                 const auto& [producer, message, consumer] = key;
@@ -575,7 +578,10 @@ class Analyzer {
                 risks.insert({RiskLevel::kHigh, "breaking change to " + ch.resource +
                                                     " with live consumers: " + Join(consumers)});
             }
-            if (!ch.version_bumped || ch.after_version == ch.before_version) {
+            const auto before = Semver::Parse(ch.before_version);
+            const auto after = Semver::Parse(ch.after_version);
+            const bool major_bumped = before && after && after->major > before->major;
+            if (ch.change == "modified" && !major_bumped) {
                 risks.insert({RiskLevel::kHigh, ch.resource + " breaks its contract without a "
                                                               "major version bump"});
             }

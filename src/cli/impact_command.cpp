@@ -4,10 +4,12 @@
 #include <cstdio>
 #include <memory>
 
+#include "catalog/change_diff.hpp"
 #include "catalog/graph.hpp"
 #include "catalog/impact.hpp"
 #include "catalog/loader.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/git_snapshot.hpp"
 
 namespace acme::cli {
 
@@ -24,6 +26,8 @@ struct ImpactArgs {
     std::vector<std::string> resources;
 };
 
+int Finish(const catalog::ImpactReport& report, const ImpactArgs& args);
+
 int RunImpact(const ImpactArgs& args) {
     if (args.base.empty() && args.resources.empty()) {
         return ReportError({ErrorCode::kInvalidArgument,
@@ -34,7 +38,19 @@ int RunImpact(const ImpactArgs& args) {
     const catalog::Graph graph(*catalog);
     catalog::ImpactReport report;
     if (!args.base.empty()) {
-        return ReportError({ErrorCode::kFailedPrecondition, "--base is not available yet"});
+        std::error_code ec;
+        TempDir temp;
+        std::filesystem::path base_dir = args.base;
+        if (!std::filesystem::is_directory(base_dir, ec)) {
+            auto extracted = ExtractCatalogAtRevision(args.catalog, args.base, temp.path());
+            if (!extracted) return ReportError(extracted.error());
+            base_dir = *extracted;
+        }
+        auto base = catalog::LoadCatalog(base_dir, {.keep_bodies = false});
+        if (!base) return ReportError(base.error());
+        const catalog::Graph base_graph(*base);
+        report = catalog::AnalyzeCatalogChange(base_graph, graph, {.depth = args.depth});
+        return Finish(report, args);
     }
     std::vector<catalog::ResourceIndex> seeds;
     std::vector<catalog::ImpactChange> changes;
@@ -53,6 +69,10 @@ int RunImpact(const ImpactArgs& args) {
                            false});
     }
     report = catalog::AnalyzeImpact(graph, seeds, std::move(changes), {.depth = args.depth});
+    return Finish(report, args);
+}
+
+int Finish(const catalog::ImpactReport& report, const ImpactArgs& args) {
     const std::string text = args.format == "json" ? catalog::RenderImpactJson(report)
                                                    : catalog::RenderImpactMarkdown(report);
     std::fwrite(text.data(), 1, text.size(), stdout);
