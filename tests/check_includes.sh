@@ -6,6 +6,8 @@ cd "$(dirname "$0")/../src"
 declare -A allowed=(
     [core]="core"
     [catalog]="catalog core"
+    [storage]="storage core"
+    [messaging]="messaging catalog storage core"
     [cli]="cli catalog core"
 )
 status=0

@@ -1,0 +1,445 @@
+#include "messaging/bus.hpp"
+
+#include <algorithm>
+
+namespace acme::messaging {
+
+namespace {
+
+using storage::Value;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS bus_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    dataschema TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    causation_id TEXT NOT NULL,
+    traceparent TEXT NOT NULL,
+    data TEXT NOT NULL,
+    time TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bus_log_type ON bus_log(type, seq);
+CREATE TABLE IF NOT EXISTS bus_offsets (consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bus_inbox (
+    consumer TEXT NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (consumer, message_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bus_retries (
+    consumer TEXT NOT NULL, seq INTEGER NOT NULL, attempts INTEGER NOT NULL,
+    next_at INTEGER NOT NULL, last_error TEXT NOT NULL, PRIMARY KEY (consumer, seq)
+);
+CREATE TABLE IF NOT EXISTS bus_dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, consumer TEXT NOT NULL, seq INTEGER NOT NULL,
+    message_id TEXT NOT NULL, type TEXT NOT NULL, attempts INTEGER NOT NULL,
+    reason TEXT NOT NULL, time TEXT NOT NULL, replayed INTEGER NOT NULL DEFAULT 0
+);
+)sql";
+
+constexpr const char* kColumns =
+    "seq, id, type, source, subject, dataschema, correlation_id, causation_id, traceparent, data, "
+    "time";
+
+Envelope FromRow(const storage::Row& r, std::size_t at = 0) {
+    Envelope e;
+    e.seq = r.Int(at);
+    e.id = r.Text(at + 1);
+    e.type = r.Text(at + 2);
+    e.source = r.Text(at + 3);
+    e.subject = r.Text(at + 4);
+    e.dataschema = r.Text(at + 5);
+    e.correlation_id = r.Text(at + 6);
+    e.causation_id = r.Text(at + 7);
+    e.traceparent = r.Text(at + 8);
+    e.data = r.Text(at + 9);
+    e.time = r.Text(at + 10);
+    return e;
+}
+
+std::string Hex32(const std::string& uuid) {
+    std::string out;
+    for (char c : uuid) {
+        if (c != '-') out += c;
+    }
+    out.resize(32, '0');
+    return out;
+}
+
+}  // namespace
+
+std::int64_t Publisher::NowMillis() const { return bus_.clock().NowMillis(); }
+
+Result<void> Publisher::Publish(const std::string& type, const std::string& subject,
+                                const std::string& data) {
+    return bus_.Publish(db_, service_, type, subject, data, cause_);
+}
+
+MessageBus::MessageBus(const ContractRegistry& contracts, const Clock& clock, IdGenerator& ids,
+                       BusOptions options)
+    : contracts_(contracts), clock_(clock), ids_(ids), options_(options) {}
+
+MessageBus::~MessageBus() { Stop(); }
+
+Result<void> MessageBus::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
+
+Result<void> MessageBus::Publish(storage::Connection& db, const std::string& service,
+                                 const std::string& type, const std::string& subject,
+                                 const std::string& data, const Envelope* cause) {
+    if (auto ok = contracts_.CheckSend(service, type, data); !ok) {
+        if (options_.strict_contracts) throw ContractViolation(ok.error().message);
+        return ok;
+    }
+    const std::string id = ids_.Next();
+    const std::string correlation = cause != nullptr ? cause->correlation_id : subject;
+    const std::string traceparent =
+        cause != nullptr && !cause->traceparent.empty()
+            ? cause->traceparent.substr(0, 36) + Hex32(id).substr(16, 16) + "-01"
+            : "00-" + Hex32(correlation) + "-" + Hex32(id).substr(16, 16) + "-01";
+    const std::int64_t now = clock_.NowMillis();
+    const Value params[] = {id,
+                            type,
+                            service,
+                            subject,
+                            contracts_.DataSchema(type),
+                            correlation,
+                            cause != nullptr ? cause->id : std::string(),
+                            traceparent,
+                            data,
+                            FormatTime(now),
+                            now};
+    auto ok = db.Execute(
+        "INSERT INTO bus_log(id, type, source, subject, dataschema, correlation_id, causation_id, "
+        "traceparent, data, time, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        params);
+    if (ok) published_.fetch_add(1);
+    return ok;
+}
+
+Result<void> MessageBus::Subscribe(const std::string& consumer, const std::string& type,
+                                   Handler handler) {
+    if (!contracts_.Receives(consumer, type)) {
+        return MakeError(ErrorCode::kFailedPrecondition, "contract violation: service '" +
+                                                             consumer + "' does not declare '" +
+                                                             type + "' in receives");
+    }
+    Consumer& c = consumers_[consumer];
+    c.name = consumer;
+    c.handlers[type] = std::move(handler);
+    PrepareFetchSql(c);
+    return {};
+}
+
+void MessageBus::PrepareFetchSql(Consumer& c) {
+    std::string in;
+    for (const auto& [type, h] : c.handlers) {
+        if (!in.empty()) in += ",";
+        in += "'" + type + "'";  // catalog ids: [a-z0-9-], checked by Subscribe
+    }
+    c.fetch_sql = std::string("SELECT ") + kColumns + " FROM bus_log WHERE seq > ? AND type IN (" +
+                  in + ") ORDER BY seq LIMIT ?";
+}
+
+void MessageBus::AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) {
+    tickers_.push_back({service, period_ms, std::move(ticker), 0});
+}
+
+std::int64_t MessageBus::Backoff(int attempts) {
+    std::int64_t delay = options_.retry_base_ms;
+    for (int i = 1; i < attempts && delay < options_.retry_max_ms; ++i) delay *= 2;
+    delay = std::min(delay, options_.retry_max_ms);
+    std::uint64_t r = 0;
+    {
+        std::lock_guard lock(jitter_mutex_);
+        jitter_state_ ^= jitter_state_ << 13;
+        jitter_state_ ^= jitter_state_ >> 7;
+        jitter_state_ ^= jitter_state_ << 17;
+        r = jitter_state_;
+    }
+    // Full jitter on the upper half: [delay/2, delay].
+    const std::int64_t half = delay / 2;
+    return half +
+           (half > 0 ? static_cast<std::int64_t>(r % static_cast<std::uint64_t>(half + 1)) : 0);
+}
+
+Result<bool> MessageBus::HandleOne(Consumer& c, storage::Connection& db, const Envelope& e) {
+    const Value key[] = {c.name, e.id};
+    if (auto ok =
+            db.Execute("INSERT OR IGNORE INTO bus_inbox(consumer, message_id) VALUES (?, ?)", key);
+        !ok) {
+        return std::unexpected(ok.error());
+    }
+    if (db.Changes() == 0) {
+        duplicates_.fetch_add(1);
+        return false;  // already applied
+    }
+    auto it = c.handlers.find(e.type);
+    if (it == c.handlers.end()) return false;
+    Publisher out(*this, db, c.name, &e);
+    if (auto ok = it->second(e, out); !ok) return std::unexpected(ok.error());
+    handled_.fetch_add(1);
+    return true;
+}
+
+Result<void> MessageBus::RecordFailure(Consumer& c, storage::Connection& db, const Envelope& e,
+                                       int attempts, const std::string& reason,
+                                       bool advance_offset) {
+    return storage::InTransaction(db, [&]() -> Result<void> {
+        if (advance_offset) {
+            const Value off[] = {c.name, e.seq};
+            if (auto ok = db.Execute(
+                    "INSERT INTO bus_offsets(consumer, seq) VALUES (?, ?) ON CONFLICT(consumer) "
+                    "DO UPDATE SET seq = excluded.seq",
+                    off);
+                !ok) {
+                return ok;
+            }
+        }
+        if (attempts >= options_.max_attempts) {
+            dead_letters_.fetch_add(1);
+            const Value dl[] = {c.name,
+                                e.seq,
+                                e.id,
+                                e.type,
+                                static_cast<std::int64_t>(attempts),
+                                reason,
+                                FormatTime(clock_.NowMillis())};
+            if (auto ok = db.Execute(
+                    "INSERT INTO bus_dead_letters(consumer, seq, message_id, type, attempts, "
+                    "reason, time) VALUES (?,?,?,?,?,?,?)",
+                    dl);
+                !ok) {
+                return ok;
+            }
+            const Value del[] = {c.name, e.seq};
+            return db.Execute("DELETE FROM bus_retries WHERE consumer = ? AND seq = ?", del);
+        }
+        retries_.fetch_add(1);
+        const Value rt[] = {c.name, e.seq, static_cast<std::int64_t>(attempts),
+                            clock_.NowMillis() + Backoff(attempts), reason};
+        return db.Execute(
+            "INSERT INTO bus_retries(consumer, seq, attempts, next_at, last_error) VALUES "
+            "(?,?,?,?,?) ON CONFLICT(consumer, seq) DO UPDATE SET attempts = excluded.attempts, "
+            "next_at = excluded.next_at, last_error = excluded.last_error",
+            rt);
+    });
+}
+
+Result<std::size_t> MessageBus::ProcessNew(Consumer& c, storage::Connection& db) {
+    const Value who[] = {c.name};
+    auto offset_rows = db.Query("SELECT seq FROM bus_offsets WHERE consumer = ?", who);
+    if (!offset_rows) return std::unexpected(offset_rows.error());
+    const std::int64_t offset = offset_rows->empty() ? 0 : offset_rows->front().Int(0);
+    const Value fetch[] = {offset, static_cast<std::int64_t>(options_.batch_size)};
+    auto rows = db.Query(c.fetch_sql, fetch);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return 0;
+    std::vector<Envelope> batch;
+    batch.reserve(rows->size());
+    for (const auto& r : *rows) batch.push_back(FromRow(r));
+
+    auto set_offset = [&](std::int64_t seq) {
+        const Value off[] = {c.name, seq};
+        return db.Execute(
+            "INSERT INTO bus_offsets(consumer, seq) VALUES (?, ?) ON CONFLICT(consumer) DO UPDATE "
+            "SET seq = excluded.seq",
+            off);
+    };
+    // Fast path: the whole batch in one transaction.
+    if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
+    bool failed = false;
+    try {
+        for (const Envelope& e : batch) {
+            if (auto r = HandleOne(c, db, e); !r) {
+                failed = true;
+                break;
+            }
+        }
+    } catch (...) {
+        db.Rollback();
+        throw;
+    }
+    if (!failed) {
+        if (auto ok = set_offset(batch.back().seq); !ok) {
+            db.Rollback();
+            return std::unexpected(ok.error());
+        }
+        if (auto ok = db.Commit(); !ok) {
+            db.Rollback();
+            return std::unexpected(ok.error());
+        }
+        return batch.size();
+    }
+    db.Rollback();
+    // Slow path: one transaction per message, to isolate the one that fails.
+    for (const Envelope& e : batch) {
+        if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
+        Result<bool> r;
+        try {
+            r = HandleOne(c, db, e);
+        } catch (...) {
+            db.Rollback();
+            throw;
+        }
+        if (r) {
+            if (auto ok = set_offset(e.seq); !ok) {
+                db.Rollback();
+                return std::unexpected(ok.error());
+            }
+            if (auto ok = db.Commit(); !ok) {
+                db.Rollback();
+                return std::unexpected(ok.error());
+            }
+            continue;
+        }
+        db.Rollback();
+        if (auto ok = RecordFailure(c, db, e, 1, r.error().message, true); !ok) {
+            return std::unexpected(ok.error());
+        }
+    }
+    return batch.size();
+}
+
+Result<std::size_t> MessageBus::ProcessRetries(Consumer& c, storage::Connection& db) {
+    const Value due[] = {c.name, clock_.NowMillis(),
+                         static_cast<std::int64_t>(options_.batch_size)};
+    auto rows = db.Query(std::string("SELECT r.attempts, l.") +
+                             "seq, l.id, l.type, l.source, l.subject, l.dataschema, "
+                             "l.correlation_id, l.causation_id, l.traceparent, l.data, l.time "
+                             "FROM bus_retries r JOIN bus_log l ON l.seq = r.seq "
+                             "WHERE r.consumer = ? AND r.next_at <= ? ORDER BY r.next_at LIMIT ?",
+                         due);
+    if (!rows) return std::unexpected(rows.error());
+    std::size_t done = 0;
+    for (const auto& row : *rows) {
+        const int attempts = static_cast<int>(row.Int(0));
+        const Envelope e = FromRow(row, 1);
+        if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
+        Result<bool> r;
+        try {
+            r = HandleOne(c, db, e);
+        } catch (...) {
+            db.Rollback();
+            throw;
+        }
+        if (r) {
+            const Value del[] = {c.name, e.seq};
+            if (auto ok = db.Execute("DELETE FROM bus_retries WHERE consumer = ? AND seq = ?", del);
+                !ok) {
+                db.Rollback();
+                return std::unexpected(ok.error());
+            }
+            if (auto ok = db.Commit(); !ok) {
+                db.Rollback();
+                return std::unexpected(ok.error());
+            }
+            ++done;
+            continue;
+        }
+        db.Rollback();
+        if (auto ok = RecordFailure(c, db, e, attempts + 1, r.error().message, false); !ok) {
+            return std::unexpected(ok.error());
+        }
+        ++done;
+    }
+    return done;
+}
+
+Result<std::size_t> MessageBus::RunTicker(TickerEntry& t, storage::Connection& db, bool force) {
+    const std::int64_t now = clock_.NowMillis();
+    if (!force && now < t.next_at) return 0;
+    t.next_at = now + t.period_ms;
+    Publisher out(*this, db, t.service);
+    auto before = published_.load();
+    auto ok = storage::InTransaction(db, [&]() -> Result<void> { return t.fn(out); });
+    if (!ok) return std::unexpected(ok.error());
+    return static_cast<std::size_t>(published_.load() - before);
+}
+
+Result<std::size_t> MessageBus::RunUntilIdle(storage::Connection& db, int max_rounds) {
+    const std::int64_t handled_before = handled_.load();
+    for (int round = 0; round < max_rounds; ++round) {
+        std::size_t work = 0;
+        for (auto& t : tickers_) {
+            auto n = RunTicker(t, db, true);
+            if (!n) return std::unexpected(n.error());
+            work += *n;
+        }
+        for (auto& [name, c] : consumers_) {
+            auto n = ProcessNew(c, db);
+            if (!n) return std::unexpected(n.error());
+            auto m = ProcessRetries(c, db);
+            if (!m) return std::unexpected(m.error());
+            work += *n + *m;
+        }
+        if (work == 0) break;
+    }
+    return static_cast<std::size_t>(handled_.load() - handled_before);
+}
+
+Result<void> MessageBus::Start(const Connector& connect) {
+    running_ = true;
+    for (auto& [name, consumer] : consumers_) {
+        auto db = connect();
+        if (!db) return std::unexpected(db.error());
+        threads_.emplace_back([this, c = &consumer, conn = std::shared_ptr(std::move(*db))] {
+            while (running_) {
+                std::uint64_t seen = 0;
+                {
+                    std::lock_guard lock(wake_mutex_);
+                    seen = generation_;
+                }
+                std::size_t work = 0;
+                auto n = ProcessNew(*c, *conn);
+                auto m = ProcessRetries(*c, *conn);
+                work = (n ? *n : 0) + (m ? *m : 0);
+                if (work > 0) {
+                    Notify();
+                    continue;
+                }
+                std::unique_lock lock(wake_mutex_);
+                wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
+                               [&] { return !running_ || generation_ != seen; });
+            }
+        });
+    }
+    for (auto& ticker : tickers_) {
+        auto db = connect();
+        if (!db) return std::unexpected(db.error());
+        threads_.emplace_back([this, t = &ticker, conn = std::shared_ptr(std::move(*db))] {
+            while (running_) {
+                auto n = RunTicker(*t, *conn, false);
+                if (n && *n > 0) Notify();
+                std::unique_lock lock(wake_mutex_);
+                wake_.wait_for(lock,
+                               std::chrono::milliseconds(
+                                   std::min<std::int64_t>(t->period_ms, options_.poll_ms)),
+                               [&] { return !running_.load(); });
+            }
+        });
+    }
+    return {};
+}
+
+void MessageBus::Stop() {
+    running_ = false;
+    wake_.notify_all();
+    threads_.clear();
+}
+
+void MessageBus::Notify() {
+    {
+        std::lock_guard lock(wake_mutex_);
+        ++generation_;
+    }
+    wake_.notify_all();
+}
+
+BusStats MessageBus::Stats() const {
+    return {published_.load(), handled_.load(), duplicates_.load(), retries_.load(),
+            dead_letters_.load()};
+}
+
+}  // namespace acme::messaging

@@ -1,0 +1,161 @@
+// The durable message bus: a transactional outbox that is also the log consumers read.
+//
+// Publishing inserts the message into `bus_log` inside the sender's own transaction, so a
+// state change and the messages it causes commit together (transactional outbox). Each
+// consumer (a service) reads the log in order from its stored offset, in batches: one
+// transaction per batch runs the handlers, records every message id in the consumer's inbox
+// (a duplicate is skipped, so effects apply once) and moves the offset. A message whose
+// handler fails is retried with exponential backoff and jitter; after `max_attempts` it goes
+// to `bus_dead_letters` with the reason. Every publish is checked against the catalog
+// (`ContractRegistry`). `RunUntilIdle` drives everything on the calling thread (tests);
+// `Start` runs one thread per consumer and per ticker (serving).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "messaging/contracts.hpp"
+#include "messaging/envelope.hpp"
+#include "storage/database.hpp"
+
+namespace acme::messaging {
+
+// Thrown instead of returning an error when BusOptions::strict_contracts is set (tests).
+class ContractViolation : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+struct BusOptions {
+    int batch_size = 256;
+    int max_attempts = 5;
+    std::int64_t retry_base_ms = 100;
+    std::int64_t retry_max_ms = 30'000;
+    std::int64_t poll_ms = 50;
+    bool strict_contracts = false;
+};
+
+class MessageBus;
+
+// Sends messages as one service inside the transaction that is open on `db()`.
+class Publisher {
+  public:
+    Publisher(MessageBus& bus, storage::Connection& db, std::string service,
+              const Envelope* cause = nullptr)
+        : bus_(bus), db_(db), service_(std::move(service)), cause_(cause) {}
+
+    // Publishes `type` with JSON `data`; `subject` is the checkout or order id.
+    [[nodiscard]] Result<void> Publish(const std::string& type, const std::string& subject,
+                                       const std::string& data);
+    [[nodiscard]] storage::Connection& db() { return db_; }
+    [[nodiscard]] const std::string& service() const { return service_; }
+    [[nodiscard]] std::int64_t NowMillis() const;
+
+  private:
+    MessageBus& bus_;
+    storage::Connection& db_;
+    std::string service_;
+    const Envelope* cause_;
+};
+
+using Handler = std::function<Result<void>(const Envelope&, Publisher&)>;
+using Ticker = std::function<Result<void>(Publisher&)>;
+
+struct BusStats {
+    std::int64_t published = 0;
+    std::int64_t handled = 0;
+    std::int64_t duplicates = 0;
+    std::int64_t retries = 0;
+    std::int64_t dead_letters = 0;
+};
+
+class MessageBus {
+  public:
+    MessageBus(const ContractRegistry& contracts, const Clock& clock, IdGenerator& ids,
+               BusOptions options = {});
+    ~MessageBus();
+    MessageBus(const MessageBus&) = delete;
+    MessageBus& operator=(const MessageBus&) = delete;
+
+    // Creates the bus tables when missing.
+    [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
+
+    // Publishes from `service` inside the open transaction on `db`. `cause` (the message being
+    // handled) gives correlation and causation ids; without it the subject is the correlation.
+    [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
+                                       const std::string& type, const std::string& subject,
+                                       const std::string& data, const Envelope* cause = nullptr);
+
+    // Registers `consumer`'s handler for `type`. kFailedPrecondition when the catalog does not
+    // declare that `consumer` receives `type`.
+    [[nodiscard]] Result<void> Subscribe(const std::string& consumer, const std::string& type,
+                                         Handler handler);
+    // Runs `ticker` as `service` every `period_ms` inside a transaction (timers, deadlines).
+    void AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker);
+
+    // Handles everything pending (new messages, due retries, tickers) on this thread until
+    // nothing is left; returns the number of messages whose handler ran (duplicates excluded).
+    Result<std::size_t> RunUntilIdle(storage::Connection& db, int max_rounds = 10'000);
+
+    using Connector = std::function<Result<std::unique_ptr<storage::Connection>>()>;
+    // Starts one thread per consumer and per ticker, each with its own connection.
+    [[nodiscard]] Result<void> Start(const Connector& connect);
+    void Stop();
+    // Wakes the consumer threads (after a commit that published).
+    void Notify();
+
+    [[nodiscard]] BusStats Stats() const;
+    [[nodiscard]] const Clock& clock() const { return clock_; }
+
+  private:
+    struct Consumer {
+        std::string name;
+        std::map<std::string, Handler> handlers;
+        std::string fetch_sql;
+    };
+    struct TickerEntry {
+        std::string service;
+        std::int64_t period_ms;
+        Ticker fn;
+        std::int64_t next_at = 0;
+    };
+
+    Result<std::size_t> ProcessNew(Consumer& c, storage::Connection& db);
+    Result<std::size_t> ProcessRetries(Consumer& c, storage::Connection& db);
+    Result<bool> HandleOne(Consumer& c, storage::Connection& db, const Envelope& e);
+    Result<void> RecordFailure(Consumer& c, storage::Connection& db, const Envelope& e,
+                               int attempts, const std::string& reason, bool advance_offset);
+    Result<std::size_t> RunTicker(TickerEntry& t, storage::Connection& db, bool force);
+    std::int64_t Backoff(int attempts);
+    void PrepareFetchSql(Consumer& c);
+
+    const ContractRegistry& contracts_;
+    const Clock& clock_;
+    IdGenerator& ids_;
+    BusOptions options_;
+    std::map<std::string, Consumer> consumers_;
+    std::vector<TickerEntry> tickers_;
+
+    std::atomic<bool> running_{false};
+    std::vector<std::jthread> threads_;
+    std::mutex wake_mutex_;
+    std::condition_variable wake_;
+    std::uint64_t generation_ = 0;
+
+    std::atomic<std::int64_t> published_{0}, handled_{0}, duplicates_{0}, retries_{0},
+        dead_letters_{0};
+    std::mutex jitter_mutex_;
+    std::uint64_t jitter_state_ = 0x9e3779b97f4a7c15ULL;
+};
+
+}  // namespace acme::messaging

@@ -1,0 +1,173 @@
+#include "messaging/bus.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "catalog/loader.hpp"
+#include "catalog/test_catalog.hpp"
+
+namespace acme::messaging {
+namespace {
+
+using storage::Value;
+
+const std::map<std::string, std::string> kCatalog = {
+    {"events/ping/index.mdx",
+     "---\nid: ping\nname: Ping\nversion: 1.0.0\nschemaPath: schema.json\n---\n"},
+    {"events/ping/schema.json",
+     R"({"type":"object","required":["n"],"properties":{"n":{"type":"integer","minimum":0}}})"},
+    {"events/pong/index.mdx", "---\nid: pong\nname: Pong\nversion: 1.0.0\n---\n"},
+    {"services/a/index.mdx", "---\nid: a\nname: A\nversion: 1.0.0\nsends:\n  - id: ping\n---\n"},
+    {"services/b/index.mdx",
+     "---\nid: b\nname: B\nversion: 1.0.0\nreceives:\n  - id: ping\nsends:\n  - id: pong\n---\n"},
+};
+
+class BusTest : public ::testing::Test {
+  protected:
+    BusTest()
+        : dir_(kCatalog),
+          catalog_(*catalog::LoadCatalog(dir_.root())),
+          contracts_(*ContractRegistry::FromCatalog(catalog_)),
+          ids_(clock_, 7) {
+        db_path_ = dir_.root() / "bus.sqlite";
+        db_ = std::move(*storage::OpenSqlite(db_path_));
+        EXPECT_TRUE(MessageBus::Migrate(*db_));
+        EXPECT_TRUE(db_->ExecuteScript("CREATE TABLE seen(n INTEGER)"));
+    }
+
+    MessageBus MakeBus(BusOptions options = {}) {
+        return MessageBus(contracts_, clock_, ids_, options);
+    }
+
+    Result<void> Send(MessageBus& bus, const std::string& service, const std::string& type,
+                      const std::string& data) {
+        return storage::InTransaction(
+            *db_, [&] { return bus.Publish(*db_, service, type, "subject-1", data); });
+    }
+
+    std::int64_t Count(const std::string& sql) { return db_->Query(sql)->at(0).Int(0); }
+
+    catalog::testing::TempCatalog dir_;
+    catalog::Catalog catalog_;
+    ContractRegistry contracts_;
+    ManualClock clock_;
+    IdGenerator ids_;
+    std::filesystem::path db_path_;
+    std::unique_ptr<storage::Connection> db_;
+};
+
+Handler Record() {
+    return [](const Envelope& e, Publisher& out) -> Result<void> {
+        const Value v[] = {std::string(e.data)};
+        if (auto ok = out.db().Execute("INSERT INTO seen(n) VALUES (json_extract(?, '$.n'))", v);
+            !ok) {
+            return ok;
+        }
+        return out.Publish("pong", e.subject, "{}");
+    };
+}
+
+TEST_F(BusTest, DeliversOnceWithEnvelopeAndCausation) {
+    MessageBus bus = MakeBus();
+    ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
+    ASSERT_TRUE(Send(bus, "a", "ping", R"({"n":1})"));
+    ASSERT_TRUE(Send(bus, "a", "ping", R"({"n":2})"));
+    auto handled = bus.RunUntilIdle(*db_);
+    ASSERT_TRUE(handled.has_value()) << handled.error().message;
+    EXPECT_EQ(*handled, 2u);
+    EXPECT_EQ(Count("SELECT count(*) FROM seen"), 2);
+    auto pong = db_->Query(
+        "SELECT l.causation_id, p.id, l.dataschema, l.correlation_id FROM "
+        "bus_log l JOIN bus_log p ON p.seq = 1 WHERE l.type = 'pong' ORDER BY l.seq");
+    ASSERT_EQ(pong->size(), 2u);
+    EXPECT_EQ(pong->at(0).Text(0), pong->at(0).Text(1));  // caused by the first ping
+    EXPECT_EQ(pong->at(0).Text(3), "subject-1");
+    // Redelivery (offset lost) is deduplicated by the inbox.
+    ASSERT_TRUE(db_->Execute("DELETE FROM bus_offsets"));
+    EXPECT_EQ(*bus.RunUntilIdle(*db_), 0u);
+    EXPECT_EQ(Count("SELECT count(*) FROM seen"), 2);
+    EXPECT_EQ(bus.Stats().duplicates, 2);
+}
+
+TEST_F(BusTest, EnforcesTheCatalogOnPublishAndSubscribe) {
+    MessageBus bus = MakeBus();
+    auto undeclared = Send(bus, "a", "pong", "{}");
+    ASSERT_FALSE(undeclared.has_value());
+    EXPECT_EQ(undeclared.error().code, ErrorCode::kFailedPrecondition);
+    auto invalid = Send(bus, "a", "ping", R"({"n":-1})");
+    ASSERT_FALSE(invalid.has_value());
+    EXPECT_EQ(invalid.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(invalid.error().message.find("[n]"), std::string::npos) << invalid.error().message;
+    EXPECT_EQ(Count("SELECT count(*) FROM bus_log"), 0);
+    auto sub = bus.Subscribe("a", "ping", Record());
+    ASSERT_FALSE(sub.has_value());
+    MessageBus strict = MakeBus({.strict_contracts = true});
+    EXPECT_THROW((void)Send(strict, "a", "pong", "{}"), ContractViolation);
+}
+
+TEST_F(BusTest, OutboxRowsRollBackWithTheTransaction) {
+    MessageBus bus = MakeBus();
+    auto failed = storage::InTransaction(*db_, [&]() -> Result<void> {
+        if (auto ok = bus.Publish(*db_, "a", "ping", "s", R"({"n":1})"); !ok) return ok;
+        return MakeError(ErrorCode::kInternal, "state change failed");
+    });
+    EXPECT_FALSE(failed.has_value());
+    EXPECT_EQ(Count("SELECT count(*) FROM bus_log"), 0);
+}
+
+TEST_F(BusTest, RetriesWithBackoffThenDeadLettersWithReason) {
+    MessageBus bus = MakeBus({.max_attempts = 3, .retry_base_ms = 100});
+    int calls = 0;
+    ASSERT_TRUE(bus.Subscribe("b", "ping", [&](const Envelope& e, Publisher& out) -> Result<void> {
+        ++calls;
+        if (e.data.find("\"n\":13") != std::string::npos) {
+            return MakeError(ErrorCode::kInternal, "unlucky number");
+        }
+        return Record()(e, out);
+    }));
+    ASSERT_TRUE(Send(bus, "a", "ping", R"({"n":13})"));
+    ASSERT_TRUE(Send(bus, "a", "ping", R"({"n":1})"));
+    ASSERT_TRUE(bus.RunUntilIdle(*db_));
+    EXPECT_EQ(Count("SELECT count(*) FROM seen"), 1);  // the good one is not held up
+    EXPECT_EQ(Count("SELECT attempts FROM bus_retries"), 1);
+    clock_.Advance(40);  // before the backoff: nothing due
+    ASSERT_TRUE(bus.RunUntilIdle(*db_));
+    EXPECT_EQ(Count("SELECT attempts FROM bus_retries"), 1);
+    for (int i = 0; i < 4; ++i) {
+        clock_.Advance(1000);
+        ASSERT_TRUE(bus.RunUntilIdle(*db_));
+    }
+    EXPECT_EQ(Count("SELECT count(*) FROM bus_retries"), 0);
+    auto dl = db_->Query("SELECT type, attempts, reason FROM bus_dead_letters");
+    ASSERT_EQ(dl->size(), 1u);
+    EXPECT_EQ(dl->at(0).Text(0), "ping");
+    EXPECT_EQ(dl->at(0).Int(1), 3);
+    EXPECT_EQ(dl->at(0).Text(2), "unlucky number");
+    EXPECT_EQ(bus.Stats().dead_letters, 1);
+    // batch attempt + isolating attempt + 2 retries
+    EXPECT_EQ(calls, 1 + 2 + 2);
+}
+
+TEST_F(BusTest, BackgroundThreadsDeliver) {
+    SystemClock real;
+    IdGenerator ids(real, 3);
+    MessageBus bus(contracts_, real, ids, {.poll_ms = 5});
+    ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
+    ASSERT_TRUE(bus.Start([&] { return storage::OpenSqlite(db_path_); }));
+    for (int i = 0; i < 50; ++i) {
+        ASSERT_TRUE(storage::InTransaction(*db_, [&] {
+            return bus.Publish(*db_, "a", "ping", "s", "{\"n\":" + std::to_string(i) + "}");
+        }));
+        bus.Notify();
+    }
+    for (int i = 0; i < 400 && Count("SELECT count(*) FROM seen") < 50; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    bus.Stop();
+    EXPECT_EQ(Count("SELECT count(*) FROM seen"), 50);
+}
+
+}  // namespace
+}  // namespace acme::messaging

@@ -1,0 +1,84 @@
+// The database interface every service writes through, and its SQLite backend.
+//
+// A `Connection` runs SQL with positional `?` parameters and returns rows of plain values,
+// so services never see a driver type; the PostgreSQL backend will implement the same
+// interface. A connection is used by one thread at a time. Statements are prepared once and
+// cached per connection.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace acme::storage {
+
+using Value = std::variant<std::monostate, std::int64_t, double, std::string>;
+
+struct Row {
+    std::vector<Value> values;
+
+    [[nodiscard]] bool IsNull(std::size_t i) const;
+    [[nodiscard]] std::int64_t Int(std::size_t i) const;  // 0 for NULL
+    [[nodiscard]] std::string Text(std::size_t i) const;  // "" for NULL
+    [[nodiscard]] double Real(std::size_t i) const;
+};
+
+class Connection {
+  public:
+    virtual ~Connection() = default;
+
+    // Runs one statement; kConflict on a constraint violation, kUnavailable when the database
+    // is busy past its timeout, kInternal otherwise.
+    virtual Result<void> Execute(std::string_view sql, std::span<const Value> params = {}) = 0;
+    // Runs one statement and returns its rows.
+    virtual Result<std::vector<Row>> Query(std::string_view sql,
+                                           std::span<const Value> params = {}) = 0;
+    // Runs a script of several statements without parameters (schema migrations).
+    virtual Result<void> ExecuteScript(std::string_view sql) = 0;
+    // Rows changed by the last Execute.
+    [[nodiscard]] virtual std::int64_t Changes() = 0;
+
+    // Transactions: Begin takes the write lock up front (SQLite: BEGIN IMMEDIATE).
+    virtual Result<void> Begin() = 0;
+    virtual Result<void> Commit() = 0;
+    virtual void Rollback() = 0;
+};
+
+enum class Durability {
+    kFull,    // fsync on every commit (synchronous=FULL)
+    kNormal,  // WAL with synchronous=NORMAL: durable against process crashes, not power loss
+};
+
+struct SqliteOptions {
+    Durability durability = Durability::kNormal;
+    int busy_timeout_ms = 10000;
+};
+
+// Opens (creating when needed) an SQLite database in WAL mode.
+[[nodiscard]] Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path,
+                                                             const SqliteOptions& options = {});
+
+// Runs `fn` inside a transaction: commits when it returns a value, rolls back on an error.
+template <typename Fn>
+auto InTransaction(Connection& db, Fn&& fn) -> decltype(fn()) {
+    if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
+    auto result = fn();
+    if (!result) {
+        db.Rollback();
+        return result;
+    }
+    if (auto ok = db.Commit(); !ok) {
+        db.Rollback();
+        return std::unexpected(ok.error());
+    }
+    return result;
+}
+
+}  // namespace acme::storage

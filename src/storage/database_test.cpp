@@ -1,0 +1,84 @@
+#include "storage/database.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+namespace acme::storage {
+namespace {
+
+class SqliteTest : public ::testing::Test {
+  protected:
+    SqliteTest() {
+        std::random_device rd;
+        path_ = std::filesystem::temp_directory_path() /
+                ("acme-db-" + std::to_string(rd()) + ".sqlite");
+        db_ = std::move(*OpenSqlite(path_));
+        EXPECT_TRUE(
+            db_->ExecuteScript("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT UNIQUE, "
+                               "score REAL)"));
+    }
+    ~SqliteTest() override {
+        db_.reset();
+        for (const char* suffix : {"", "-wal", "-shm"}) {
+            std::filesystem::remove(path_.string() + suffix);
+        }
+    }
+    std::filesystem::path path_;
+    std::unique_ptr<Connection> db_;
+};
+
+TEST_F(SqliteTest, ExecutesAndQueriesWithParameters) {
+    const Value a[] = {std::string("ann"), 1.5};
+    ASSERT_TRUE(db_->Execute("INSERT INTO t(name, score) VALUES (?, ?)", a));
+    EXPECT_EQ(db_->Changes(), 1);
+    const Value b[] = {std::string("bob"), Value{}};
+    ASSERT_TRUE(db_->Execute("INSERT INTO t(name, score) VALUES (?, ?)", b));
+    auto rows = db_->Query("SELECT id, name, score FROM t ORDER BY id");
+    ASSERT_TRUE(rows.has_value());
+    ASSERT_EQ(rows->size(), 2u);
+    EXPECT_EQ((*rows)[0].Text(1), "ann");
+    EXPECT_DOUBLE_EQ((*rows)[0].Real(2), 1.5);
+    EXPECT_TRUE((*rows)[1].IsNull(2));
+    EXPECT_EQ((*rows)[1].Int(0), 2);
+}
+
+TEST_F(SqliteTest, ConstraintViolationIsConflict) {
+    const Value a[] = {std::string("ann")};
+    ASSERT_TRUE(db_->Execute("INSERT INTO t(name) VALUES (?)", a));
+    auto again = db_->Execute("INSERT INTO t(name) VALUES (?)", a);
+    ASSERT_FALSE(again.has_value());
+    EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+}
+
+TEST_F(SqliteTest, TransactionsCommitOrRollBack) {
+    auto failed = InTransaction(*db_, [&]() -> Result<void> {
+        const Value a[] = {std::string("x")};
+        if (auto ok = db_->Execute("INSERT INTO t(name) VALUES (?)", a); !ok) return ok;
+        return MakeError(ErrorCode::kInternal, "boom");
+    });
+    EXPECT_FALSE(failed.has_value());
+    EXPECT_TRUE(db_->Query("SELECT * FROM t")->empty());
+    auto done = InTransaction(*db_, [&]() -> Result<int> {
+        const Value a[] = {std::string("y")};
+        if (auto ok = db_->Execute("INSERT INTO t(name) VALUES (?)", a); !ok) {
+            return std::unexpected(ok.error());
+        }
+        return 7;
+    });
+    ASSERT_TRUE(done.has_value());
+    EXPECT_EQ(*done, 7);
+    EXPECT_EQ(db_->Query("SELECT * FROM t")->size(), 1u);
+}
+
+TEST_F(SqliteTest, SecondConnectionSeesCommittedRows) {
+    auto other = OpenSqlite(path_);
+    ASSERT_TRUE(other.has_value());
+    const Value a[] = {std::string("z")};
+    ASSERT_TRUE(db_->Execute("INSERT INTO t(name) VALUES (?)", a));
+    EXPECT_EQ((*other)->Query("SELECT name FROM t")->at(0).Text(0), "z");
+}
+
+}  // namespace
+}  // namespace acme::storage

@@ -1,0 +1,178 @@
+// SQLite adapter: the only file that includes sqlite3.h.
+#include <sqlite3.h>
+
+#include <unordered_map>
+
+#include "storage/database.hpp"
+
+namespace acme::storage {
+
+bool Row::IsNull(std::size_t i) const { return std::holds_alternative<std::monostate>(values[i]); }
+
+std::int64_t Row::Int(std::size_t i) const {
+    if (const auto* v = std::get_if<std::int64_t>(&values[i])) return *v;
+    if (const auto* d = std::get_if<double>(&values[i])) return static_cast<std::int64_t>(*d);
+    if (const auto* s = std::get_if<std::string>(&values[i])) return std::stoll(*s);
+    return 0;
+}
+
+std::string Row::Text(std::size_t i) const {
+    if (const auto* s = std::get_if<std::string>(&values[i])) return *s;
+    if (const auto* v = std::get_if<std::int64_t>(&values[i])) return std::to_string(*v);
+    if (const auto* d = std::get_if<double>(&values[i])) return std::to_string(*d);
+    return {};
+}
+
+double Row::Real(std::size_t i) const {
+    if (const auto* d = std::get_if<double>(&values[i])) return *d;
+    return static_cast<double>(Int(i));
+}
+
+namespace {
+
+class SqliteConnection final : public Connection {
+  public:
+    explicit SqliteConnection(sqlite3* db) : db_(db) {}
+    ~SqliteConnection() override {
+        for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+        sqlite3_close_v2(db_);
+    }
+
+    Result<void> Execute(std::string_view sql, std::span<const Value> params) override {
+        auto stmt = Prepare(sql);
+        if (!stmt) return std::unexpected(stmt.error());
+        if (auto ok = Bind(*stmt, params); !ok) return ok;
+        for (;;) {
+            const int rc = sqlite3_step(*stmt);
+            if (rc == SQLITE_ROW) continue;
+            sqlite3_reset(*stmt);
+            if (rc == SQLITE_DONE) return {};
+            return Fail(rc, sql);
+        }
+    }
+
+    Result<std::vector<Row>> Query(std::string_view sql, std::span<const Value> params) override {
+        auto stmt = Prepare(sql);
+        if (!stmt) return std::unexpected(stmt.error());
+        if (auto ok = Bind(*stmt, params); !ok) return std::unexpected(ok.error());
+        std::vector<Row> rows;
+        for (;;) {
+            const int rc = sqlite3_step(*stmt);
+            if (rc == SQLITE_ROW) {
+                const int n = sqlite3_column_count(*stmt);
+                Row row;
+                row.values.reserve(static_cast<std::size_t>(n));
+                for (int i = 0; i < n; ++i) row.values.push_back(Column(*stmt, i));
+                rows.push_back(std::move(row));
+                continue;
+            }
+            sqlite3_reset(*stmt);
+            if (rc == SQLITE_DONE) return rows;
+            return std::unexpected(Fail(rc, sql).error());
+        }
+    }
+
+    Result<void> ExecuteScript(std::string_view sql) override {
+        char* message = nullptr;
+        const int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &message);
+        if (rc == SQLITE_OK) return {};
+        std::string text = message != nullptr ? message : sqlite3_errstr(rc);
+        sqlite3_free(message);
+        return MakeError(ErrorCode::kInternal, "sqlite: " + text);
+    }
+
+    std::int64_t Changes() override { return sqlite3_changes64(db_); }
+
+    Result<void> Begin() override { return Execute("BEGIN IMMEDIATE", {}); }
+    Result<void> Commit() override { return Execute("COMMIT", {}); }
+    void Rollback() override {
+        if (sqlite3_get_autocommit(db_) == 0) (void)Execute("ROLLBACK", {});
+    }
+
+  private:
+    Result<sqlite3_stmt*> Prepare(std::string_view sql) {
+        std::string key(sql);
+        if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+        sqlite3_stmt* stmt = nullptr;
+        const int rc = sqlite3_prepare_v3(db_, key.c_str(), static_cast<int>(key.size()),
+                                          SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+        if (rc != SQLITE_OK) return std::unexpected(Fail(rc, sql).error());
+        cache_.emplace(std::move(key), stmt);
+        return stmt;
+    }
+
+    Result<void> Bind(sqlite3_stmt* stmt, std::span<const Value> params) {
+        sqlite3_clear_bindings(stmt);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const int at = static_cast<int>(i) + 1;
+            int rc = SQLITE_OK;
+            if (const auto* v = std::get_if<std::int64_t>(&params[i])) {
+                rc = sqlite3_bind_int64(stmt, at, *v);
+            } else if (const auto* d = std::get_if<double>(&params[i])) {
+                rc = sqlite3_bind_double(stmt, at, *d);
+            } else if (const auto* s = std::get_if<std::string>(&params[i])) {
+                rc = sqlite3_bind_text(stmt, at, s->data(), static_cast<int>(s->size()),
+                                       SQLITE_TRANSIENT);
+            } else {
+                rc = sqlite3_bind_null(stmt, at);
+            }
+            if (rc != SQLITE_OK) return Fail(rc, "bind");
+        }
+        return {};
+    }
+
+    static Value Column(sqlite3_stmt* stmt, int i) {
+        switch (sqlite3_column_type(stmt, i)) {
+            case SQLITE_INTEGER:
+                return static_cast<std::int64_t>(sqlite3_column_int64(stmt, i));
+            case SQLITE_FLOAT:
+                return sqlite3_column_double(stmt, i);
+            case SQLITE_NULL:
+                return std::monostate{};
+            default: {
+                const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+                return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+            }
+        }
+    }
+
+    Result<void> Fail(int rc, std::string_view what) {
+        const int primary = rc & 0xff;
+        const std::string message = "sqlite: " + std::string(sqlite3_errmsg(db_)) + " (" +
+                                    std::string(what.substr(0, 80)) + ")";
+        if (primary == SQLITE_CONSTRAINT) return MakeError(ErrorCode::kConflict, message);
+        if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+            return MakeError(ErrorCode::kUnavailable, message);
+        }
+        return MakeError(ErrorCode::kInternal, message);
+    }
+
+    sqlite3* db_;
+    std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path,
+                                               const SqliteOptions& options) {
+    std::error_code ec;
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+    sqlite3* db = nullptr;
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        sqlite3_close_v2(db);
+        return MakeError(ErrorCode::kUnavailable, path.string() + ": " + message);
+    }
+    sqlite3_busy_timeout(db, options.busy_timeout_ms);
+    auto conn = std::make_unique<SqliteConnection>(db);
+    const std::string pragmas =
+        std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=") +
+        (options.durability == Durability::kFull ? "FULL" : "NORMAL") + ";";
+    if (auto ok = conn->ExecuteScript(pragmas); !ok) return std::unexpected(ok.error());
+    return std::unique_ptr<Connection>(std::move(conn));
+}
+
+}  // namespace acme::storage
