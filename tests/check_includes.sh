@@ -8,6 +8,12 @@ declare -A allowed=(
     [catalog]="catalog core"
     [storage]="storage core"
     [messaging]="messaging catalog storage core"
+    [saga]="saga catalog messaging storage core"
+    [shopping]="shopping messaging storage core"
+    [ordering]="ordering saga catalog messaging storage core"
+    [payments]="payments messaging storage core"
+    [fulfilment]="fulfilment messaging storage core"
+    [runtime]="runtime shopping ordering payments fulfilment saga catalog messaging storage core"
     [cli]="cli catalog core"
 )
 status=0

@@ -1,0 +1,281 @@
+#include "fulfilment/inventory.hpp"
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace acme::fulfilment {
+
+namespace {
+
+using nlohmann::json;
+using storage::Value;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS inv_stock (
+    sku TEXT PRIMARY KEY, on_hand INTEGER NOT NULL CHECK (on_hand >= 0),
+    reserved INTEGER NOT NULL CHECK (reserved >= 0), initial INTEGER NOT NULL,
+    CHECK (reserved <= on_hand)
+);
+CREATE TABLE IF NOT EXISTS inv_reservations (
+    id TEXT PRIMARY KEY, checkout_id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+    items TEXT NOT NULL, updated_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS wh_shipments (
+    order_id TEXT PRIMARY KEY, state TEXT NOT NULL, next_at INTEGER NOT NULL,
+    authorization_id TEXT NOT NULL, amount TEXT NOT NULL, tracking TEXT
+);
+)sql";
+
+// Sums quantities per SKU of `items` ([{sku, quantity}, ...]).
+std::map<std::string, std::int64_t> Quantities(const json& items) {
+    std::map<std::string, std::int64_t> out;
+    for (const auto& i : items)
+        out[i.at("sku").get<std::string>()] += i.at("quantity").get<std::int64_t>();
+    return out;
+}
+
+Result<json> Parse(const std::string& text) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) return MakeError(ErrorCode::kInvalidArgument, "payload is not json");
+    return j;
+}
+
+// Releases a held reservation (by id or checkout); returns its checkout id, publishing
+// inventory-released either way so a compensation can always finish.
+Result<void> Release(messaging::Publisher& out, const std::string& reservation_id,
+                     const std::string& checkout_id, const std::string& subject) {
+    auto& db = out.db();
+    const Value key[] = {reservation_id};
+    auto rows =
+        db.Query("SELECT status, items, checkout_id FROM inv_reservations WHERE id = ?", key);
+    if (!rows) return std::unexpected(rows.error());
+    std::string checkout = checkout_id;
+    if (!rows->empty() && rows->front().Text(0) == "held") {
+        auto items = Parse(rows->front().Text(1));
+        if (!items) return std::unexpected(items.error());
+        for (const auto& [sku, qty] : Quantities(*items)) {
+            const Value v[] = {qty, sku};
+            if (auto ok =
+                    db.Execute("UPDATE inv_stock SET reserved = reserved - ? WHERE sku = ?", v);
+                !ok) {
+                return ok;
+            }
+        }
+        const Value upd[] = {out.NowMillis(), reservation_id};
+        if (auto ok = db.Execute(
+                "UPDATE inv_reservations SET status = 'released', updated_ms = ? WHERE id = ?",
+                upd);
+            !ok) {
+            return ok;
+        }
+    }
+    if (!rows->empty()) checkout = rows->front().Text(2);
+    json data = {{"reservationId", reservation_id}};
+    if (!checkout.empty()) data["checkoutId"] = checkout;
+    return out.Publish("inventory-released", subject, data.dump());
+}
+
+}  // namespace
+
+Result<void> InventoryService::Migrate(storage::Connection& db) {
+    return db.ExecuteScript(kSchema);
+}
+
+Result<void> InventoryService::Seed(storage::Connection& db, const std::vector<StockLevel>& stock) {
+    return storage::InTransaction(db, [&]() -> Result<void> {
+        for (const StockLevel& s : stock) {
+            const Value v[] = {s.sku, s.on_hand, s.on_hand};
+            if (auto ok = db.Execute("INSERT OR IGNORE INTO inv_stock(sku, on_hand, reserved, "
+                                     "initial) VALUES (?, ?, 0, ?)",
+                                     v);
+                !ok) {
+                return ok;
+            }
+        }
+        return {};
+    });
+}
+
+Result<std::vector<StockLevel>> InventoryService::Stock(storage::Connection& db) {
+    auto rows = db.Query("SELECT sku, on_hand, reserved, initial FROM inv_stock ORDER BY sku");
+    if (!rows) return std::unexpected(rows.error());
+    std::vector<StockLevel> out;
+    for (const auto& r : *rows) out.push_back({r.Text(0), r.Int(1), r.Int(2), r.Int(3)});
+    return out;
+}
+
+Result<void> InventoryService::Register(messaging::MessageBus& bus) {
+    auto reserve = [this](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const std::string checkout = data->at("checkoutId").get<std::string>();
+        auto& db = out.db();
+        const Value ck[] = {checkout};
+        auto existing =
+            db.Query("SELECT id, status FROM inv_reservations WHERE checkout_id = ?", ck);
+        if (!existing) return std::unexpected(existing.error());
+        if (!existing->empty()) return {};  // a redelivered command: answered already
+        const auto wanted = Quantities(data->at("items"));
+        json unavailable = json::array();
+        for (const auto& [sku, qty] : wanted) {
+            const Value k[] = {sku};
+            auto row = db.Query("SELECT on_hand - reserved FROM inv_stock WHERE sku = ?", k);
+            if (!row) return std::unexpected(row.error());
+            if (row->empty() || row->front().Int(0) < qty) unavailable.push_back(sku);
+        }
+        if (!unavailable.empty()) {
+            return out.Publish("inventory-reservation-failed", e.subject,
+                               json{{"checkoutId", checkout},
+                                    {"reason", "out_of_stock"},
+                                    {"unavailableSkus", unavailable}}
+                                   .dump());
+        }
+        for (const auto& [sku, qty] : wanted) {
+            const Value v[] = {qty, sku};
+            if (auto ok =
+                    db.Execute("UPDATE inv_stock SET reserved = reserved + ? WHERE sku = ?", v);
+                !ok) {
+                return ok;
+            }
+        }
+        const std::string id = ids_.Next();
+        const Value ins[] = {id, checkout, data->at("items").dump(), out.NowMillis()};
+        if (auto ok = db.Execute(
+                "INSERT INTO inv_reservations(id, checkout_id, status, items, updated_ms) VALUES "
+                "(?, ?, 'held', ?, ?)",
+                ins);
+            !ok) {
+            return ok;
+        }
+        return out.Publish(
+            "inventory-reserved", e.subject,
+            json{{"checkoutId", checkout}, {"reservationId", id}, {"items", data->at("items")}}
+                .dump());
+    };
+    auto release = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        return Release(out, data->at("reservationId").get<std::string>(),
+                       data->value("checkoutId", ""), e.subject);
+    };
+    auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        return Release(out, data->at("reservationId").get<std::string>(),
+                       data->value("checkoutId", ""), e.subject);
+    };
+    auto completed = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        auto& db = out.db();
+        const Value key[] = {data->at("reservationId").get<std::string>()};
+        auto rows = db.Query("SELECT status, items FROM inv_reservations WHERE id = ?", key);
+        if (!rows) return std::unexpected(rows.error());
+        if (rows->empty() || rows->front().Text(0) != "held") return {};
+        auto items = Parse(rows->front().Text(1));
+        if (!items) return std::unexpected(items.error());
+        for (const auto& [sku, qty] : Quantities(*items)) {
+            const Value v[] = {qty, qty, sku};
+            if (auto ok = db.Execute("UPDATE inv_stock SET on_hand = on_hand - ?, reserved = "
+                                     "reserved - ? WHERE sku = ?",
+                                     v);
+                !ok) {
+                return ok;
+            }
+        }
+        const Value upd[] = {out.NowMillis(), data->at("reservationId").get<std::string>()};
+        return db.Execute(
+            "UPDATE inv_reservations SET status = 'committed', updated_ms = ? WHERE id = ?", upd);
+    };
+    for (auto [type, handler] :
+         {std::pair<const char*, messaging::Handler>{"reserve-inventory", reserve},
+          {"release-inventory", release},
+          {"order-cancelled", cancelled},
+          {"order-completed", completed}}) {
+        if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
+    }
+    return {};
+}
+
+Result<void> WarehouseService::Migrate(storage::Connection& db) {
+    return db.ExecuteScript(kSchema);
+}
+
+Result<void> WarehouseService::Register(messaging::MessageBus& bus) {
+    auto created = [this](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const Value v[] = {
+            data->at("orderId").get<std::string>(), out.NowMillis() + schedule_.pick_ms,
+            data->at("authorizationId").get<std::string>(), data->at("total").dump()};
+        return out.db().Execute(
+            "INSERT OR IGNORE INTO wh_shipments(order_id, state, next_at, authorization_id, "
+            "amount) "
+            "VALUES (?, 'queued', ?, ?, ?)",
+            v);
+    };
+    auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const Value v[] = {data->at("orderId").get<std::string>()};
+        return out.db().Execute(
+            "UPDATE wh_shipments SET state = 'cancelled' WHERE order_id = ? AND state IN "
+            "('queued', 'picked', 'packed')",
+            v);
+    };
+    if (auto ok = bus.Subscribe(kService, "order-created", created); !ok) return ok;
+    if (auto ok = bus.Subscribe(kService, "order-cancelled", cancelled); !ok) return ok;
+    bus.AddTicker(kService, schedule_.tick_ms, [this](messaging::Publisher& out) -> Result<void> {
+        auto& db = out.db();
+        const Value now[] = {out.NowMillis()};
+        auto due = db.Query(
+            "SELECT order_id, state, authorization_id, amount FROM wh_shipments WHERE next_at <= ? "
+            "AND state IN ('queued', 'picked', 'packed') ORDER BY next_at LIMIT 500",
+            now);
+        if (!due) return std::unexpected(due.error());
+        for (const auto& r : *due) {
+            const std::string order = r.Text(0);
+            const std::string state = r.Text(1);
+            std::string next;
+            std::int64_t delay = 0;
+            if (state == "queued") {
+                next = "picked";
+                delay = schedule_.pack_ms;
+                if (auto ok = out.Publish("order-picked", order, json{{"orderId", order}}.dump());
+                    !ok)
+                    return ok;
+            } else if (state == "picked") {
+                next = "packed";
+                delay = schedule_.ship_ms;
+                if (auto ok = out.Publish("order-packed", order, json{{"orderId", order}}.dump());
+                    !ok)
+                    return ok;
+            } else {
+                next = "shipped";
+                const std::string tracking = "TRK-" + order.substr(order.size() - 12);
+                if (auto ok =
+                        out.Publish("order-shipped", order,
+                                    json{{"orderId", order}, {"trackingNumber", tracking}}.dump());
+                    !ok)
+                    return ok;
+                if (auto ok = out.Publish("capture-payment", order,
+                                          json{{"orderId", order},
+                                               {"authorizationId", r.Text(2)},
+                                               {"amount", json::parse(r.Text(3))}}
+                                              .dump());
+                    !ok)
+                    return ok;
+            }
+            const Value upd[] = {next, out.NowMillis() + delay, order};
+            if (auto ok = db.Execute(
+                    "UPDATE wh_shipments SET state = ?, next_at = ? WHERE order_id = ?", upd);
+                !ok) {
+                return ok;
+            }
+        }
+        return {};
+    });
+    return {};
+}
+
+}  // namespace acme::fulfilment

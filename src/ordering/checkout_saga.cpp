@@ -1,0 +1,515 @@
+#include "ordering/checkout_saga.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace acme::ordering {
+
+namespace {
+
+using nlohmann::json;
+using storage::Value;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS ord_checkouts (
+    id TEXT PRIMARY KEY, cart_id TEXT NOT NULL, accepted_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ord_sagas (
+    checkout_id TEXT PRIMARY KEY, state TEXT NOT NULL, data TEXT NOT NULL,
+    reservation_id TEXT, authorization_id TEXT, order_id TEXT, reason TEXT,
+    deadline_at INTEGER, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ord_sagas_deadline ON ord_sagas(deadline_at);
+CREATE TABLE IF NOT EXISTS ord_saga_steps (
+    checkout_id TEXT NOT NULL, step TEXT NOT NULL, started_ms INTEGER NOT NULL,
+    finished_ms INTEGER, outcome TEXT, PRIMARY KEY (checkout_id, step)
+);
+CREATE TABLE IF NOT EXISTS ord_orders (
+    id TEXT PRIMARY KEY, checkout_id TEXT NOT NULL UNIQUE, customer_id TEXT NOT NULL,
+    status TEXT NOT NULL, items TEXT NOT NULL, total INTEGER NOT NULL, currency TEXT NOT NULL,
+    reservation_id TEXT NOT NULL, authorization_id TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+)sql";
+
+Result<json> Parse(const std::string& text) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) return MakeError(ErrorCode::kInvalidArgument, "payload is not json");
+    return j;
+}
+
+struct Saga {
+    std::string checkout_id;
+    std::string state;
+    json data;
+    std::string reservation_id;
+    std::string authorization_id;
+    std::string order_id;
+    std::string reason;
+};
+
+Result<std::optional<Saga>> Load(storage::Connection& db, const std::string& id) {
+    const Value k[] = {id};
+    auto rows = db.Query(
+        "SELECT checkout_id, state, data, reservation_id, authorization_id, order_id, reason FROM "
+        "ord_sagas WHERE checkout_id = ?",
+        k);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return std::optional<Saga>();
+    const auto& r = rows->front();
+    auto data = Parse(r.Text(2));
+    if (!data) return std::unexpected(data.error());
+    return std::optional<Saga>(
+        Saga{r.Text(0), r.Text(1), *data, r.Text(3), r.Text(4), r.Text(5), r.Text(6)});
+}
+
+// Saves the saga's state; `deadline` 0 clears it.
+Result<void> Save(messaging::Publisher& out, const Saga& s, std::int64_t deadline) {
+    const Value v[] = {s.state,
+                       s.reservation_id.empty() ? Value{} : Value{s.reservation_id},
+                       s.authorization_id.empty() ? Value{} : Value{s.authorization_id},
+                       s.order_id.empty() ? Value{} : Value{s.order_id},
+                       s.reason.empty() ? Value{} : Value{s.reason},
+                       deadline == 0 ? Value{} : Value{deadline},
+                       out.NowMillis(),
+                       s.checkout_id};
+    return out.db().Execute(
+        "UPDATE ord_sagas SET state = ?, reservation_id = ?, authorization_id = ?, order_id = ?, "
+        "reason = ?, deadline_at = ?, updated_ms = ? WHERE checkout_id = ?",
+        v);
+}
+
+Result<void> StepStarted(messaging::Publisher& out, const std::string& checkout,
+                         const std::string& step) {
+    const Value v[] = {checkout, step, out.NowMillis()};
+    return out.db().Execute(
+        "INSERT OR IGNORE INTO ord_saga_steps(checkout_id, step, started_ms) VALUES (?,?,?)", v);
+}
+
+Result<void> StepFinished(messaging::Publisher& out, const std::string& checkout,
+                          const std::string& step, const std::string& outcome) {
+    const Value v[] = {out.NowMillis(), outcome, checkout, step};
+    return out.db().Execute(
+        "UPDATE ord_saga_steps SET finished_ms = ?, outcome = ? WHERE checkout_id = ? AND step = ? "
+        "AND finished_ms IS NULL",
+        v);
+}
+
+}  // namespace
+
+saga::SagaDefinition CheckoutSagaDefinition(const SagaDeadlines& d) {
+    return {"checkout-saga",
+            CheckoutOrchestrator::kService,
+            {{"reserve-inventory", "reserve-inventory", "inventory-reserved",
+              "inventory-reservation-failed", "release-inventory", d.reserve_ms},
+             {"authorize-payment", "authorize-payment", "payment-authorized", "payment-declined",
+              "void-payment", d.authorize_ms},
+             {"create-order", "create-order", "order-created", "order-creation-failed", "",
+              d.create_order_ms}}};
+}
+
+Result<void> CheckoutApi::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
+
+Result<void> CheckoutApi::Register(messaging::MessageBus& bus) {
+    return bus.Subscribe(
+        kService, "cart-checked-out",
+        [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
+            auto data = Parse(e.data);
+            if (!data) return std::unexpected(data.error());
+            const Value v[] = {data->at("checkoutId").get<std::string>(),
+                               data->at("cartId").get<std::string>(), out.NowMillis()};
+            if (auto ok = out.db().Execute(
+                    "INSERT OR IGNORE INTO ord_checkouts(id, cart_id, accepted_ms) "
+                    "VALUES (?,?,?)",
+                    v);
+                !ok) {
+                return ok;
+            }
+            if (out.db().Changes() == 0) return {};
+            return out.Publish("start-checkout", e.subject, e.data);
+        });
+}
+
+Result<void> CheckoutOrchestrator::Migrate(storage::Connection& db) {
+    return db.ExecuteScript(kSchema);
+}
+
+Result<CheckoutView> CheckoutOrchestrator::Get(storage::Connection& db, const std::string& id) {
+    const Value k[] = {id};
+    auto rows = db.Query("SELECT state, order_id, reason FROM ord_sagas WHERE checkout_id = ?", k);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return MakeError(ErrorCode::kNotFound, "no checkout '" + id + "'");
+    const auto& r = rows->front();
+    CheckoutView v{id, "pending", r.Text(0), r.Text(1), r.Text(2)};
+    if (r.Text(0) == "completed") v.state = "completed";
+    if (r.Text(0) == "rejected") v.state = "rejected";
+    return v;
+}
+
+Result<void> CheckoutOrchestrator::Register(messaging::MessageBus& bus) {
+    using messaging::Envelope;
+    using messaging::Publisher;
+    const std::int64_t reserve_ms = deadlines_.reserve_ms;
+    const std::int64_t authorize_ms = deadlines_.authorize_ms;
+    const std::int64_t create_ms = deadlines_.create_order_ms;
+
+    auto with_saga = [](const Envelope& e, Publisher& out,
+                        const std::function<Result<void>(Saga&, const json&)>& fn) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const std::string id = data->value("checkoutId", e.subject);
+        auto saga = Load(out.db(), id);
+        if (!saga) return std::unexpected(saga.error());
+        if (!*saga) return {};  // not ours (e.g. a cancellation's payment-voided)
+        return fn(**saga, *data);
+    };
+    auto reject = [](Publisher& out, Saga& s, const std::string& reason) -> Result<void> {
+        s.state = "rejected";
+        if (s.reason.empty()) s.reason = reason;
+        return Save(out, s, 0);
+    };
+    auto release = [](Publisher& out, Saga& s) -> Result<void> {
+        return out.Publish("release-inventory", s.checkout_id,
+                           json{{"checkoutId", s.checkout_id},
+                                {"reservationId", s.reservation_id},
+                                {"reason", s.reason}}
+                               .dump());
+    };
+    auto void_auth = [](Publisher& out, const std::string& checkout, const std::string& auth,
+                        const std::string& reason) -> Result<void> {
+        return out.Publish(
+            "void-payment", checkout,
+            json{{"checkoutId", checkout}, {"authorizationId", auth}, {"reason", reason}}.dump());
+    };
+
+    auto start = [=](const Envelope& e, Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const std::string id = data->at("checkoutId").get<std::string>();
+        const Value v[] = {id, data->dump(), out.NowMillis() + reserve_ms, out.NowMillis(),
+                           out.NowMillis()};
+        if (auto ok = out.db().Execute(
+                "INSERT OR IGNORE INTO ord_sagas(checkout_id, state, data, deadline_at, "
+                "created_ms, updated_ms) VALUES (?, 'reserving', ?, ?, ?, ?)",
+                v);
+            !ok) {
+            return ok;
+        }
+        if (out.db().Changes() == 0) return {};
+        if (auto ok = StepStarted(out, id, "reserve-inventory"); !ok) return ok;
+        return out.Publish("reserve-inventory", id,
+                           json{{"checkoutId", id}, {"items", data->at("items")}}.dump());
+    };
+    auto reserved = [=](const Envelope& e, Publisher& out) -> Result<void> {
+        return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
+            const std::string reservation = d.at("reservationId").get<std::string>();
+            if (s.state != "reserving") {
+                // Late: the saga moved on without this reservation; give the stock back.
+                if (s.reservation_id == reservation) return {};
+                return out.Publish("release-inventory", s.checkout_id,
+                                   json{{"checkoutId", s.checkout_id},
+                                        {"reservationId", reservation},
+                                        {"reason", "late_reservation"}}
+                                       .dump());
+            }
+            s.reservation_id = reservation;
+            s.state = "authorizing";
+            if (auto ok = StepFinished(out, s.checkout_id, "reserve-inventory", "ok"); !ok)
+                return ok;
+            if (auto ok = StepStarted(out, s.checkout_id, "authorize-payment"); !ok) return ok;
+            if (auto ok = Save(out, s, out.NowMillis() + authorize_ms); !ok) return ok;
+            return out.Publish("authorize-payment", s.checkout_id,
+                               json{{"checkoutId", s.checkout_id},
+                                    {"customerId", s.data.at("customerId")},
+                                    {"amount", s.data.at("total")},
+                                    {"paymentToken", s.data.at("paymentToken")}}
+                                   .dump());
+        });
+    };
+    auto reservation_failed = [=](const Envelope& e, Publisher& out) -> Result<void> {
+        return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
+            if (s.state != "reserving") return {};
+            if (auto ok = StepFinished(out, s.checkout_id, "reserve-inventory", "failed"); !ok)
+                return ok;
+            return reject(out, s, d.value("reason", "out_of_stock"));
+        });
+    };
+    auto authorized = [=](const Envelope& e, Publisher& out) -> Result<void> {
+        return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
+            const std::string auth = d.at("authorizationId").get<std::string>();
+            if (s.state != "authorizing") {
+                // Late authorization (after the deadline or a decline): void it.
+                if (s.authorization_id == auth) return {};
+                return void_auth(out, s.checkout_id, auth, "late_authorization");
+            }
+            s.authorization_id = auth;
+            s.state = "creating_order";
+            if (auto ok = StepFinished(out, s.checkout_id, "authorize-payment", "ok"); !ok)
+                return ok;
+            if (auto ok = StepStarted(out, s.checkout_id, "create-order"); !ok) return ok;
+            if (auto ok = Save(out, s, out.NowMillis() + create_ms); !ok) return ok;
+            return out.Publish("create-order", s.checkout_id,
+                               json{{"checkoutId", s.checkout_id},
+                                    {"cartId", s.data.at("cartId")},
+                                    {"customerId", s.data.at("customerId")},
+                                    {"reservationId", s.reservation_id},
+                                    {"authorizationId", auth},
+                                    {"items", s.data.at("items")},
+                                    {"total", s.data.at("total")}}
+                                   .dump());
+        });
+    };
+    auto declined = [=](const Envelope& e, Publisher& out) -> Result<void> {
+        return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
+            if (s.state != "authorizing") return {};
+            if (auto ok = StepFinished(out, s.checkout_id, "authorize-payment", "declined"); !ok)
+                return ok;
+            s.state = "compensating";
+            s.reason = "payment_declined:" + d.value("reason", "declined");
+            if (auto ok = Save(out, s, 0); !ok) return ok;
+            return release(out, s);
+        });
+    };
+    auto created = [=](const Envelope& e, Publisher& out) -> Result<void> {
+        return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
+            if (s.state != "creating_order") return {};
+            s.order_id = d.at("orderId").get<std::string>();
+            s.state = "completed";
+            if (auto ok = StepFinished(out, s.checkout_id, "create-order", "ok"); !ok) return ok;
+            return Save(out, s, 0);
+        });
+    };
+    auto creation_failed = [=](const Envelope& e, Publisher& out) -> Result<void> {
+        return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
+            if (s.state != "creating_order") return {};
+            if (auto ok = StepFinished(out, s.checkout_id, "create-order", "failed"); !ok)
+                return ok;
+            s.state = "compensating";
+            s.reason = "order_failed:" + d.value("reason", "failed");
+            if (auto ok = Save(out, s, 0); !ok) return ok;
+            return void_auth(out, s.checkout_id, s.authorization_id, s.reason);
+        });
+    };
+    auto voided = [=](const Envelope& e, Publisher& out) -> Result<void> {
+        return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
+            // Compensation continues in reverse: after the void, release the reservation.
+            if (s.state != "compensating" || d.value("authorizationId", "") != s.authorization_id) {
+                return {};
+            }
+            if (s.reservation_id.empty()) return reject(out, s, s.reason);
+            return release(out, s);
+        });
+    };
+    auto released = [=](const Envelope& e, Publisher& out) -> Result<void> {
+        return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
+            if (s.state != "compensating" || d.value("reservationId", "") != s.reservation_id) {
+                return {};
+            }
+            return reject(out, s, s.reason);
+        });
+    };
+    const std::pair<const char*, messaging::Handler> handlers[] = {
+        {"start-checkout", start},
+        {"inventory-reserved", reserved},
+        {"inventory-reservation-failed", reservation_failed},
+        {"payment-authorized", authorized},
+        {"payment-declined", declined},
+        {"order-created", created},
+        {"order-creation-failed", creation_failed},
+        {"payment-voided", voided},
+        {"inventory-released", released}};
+    for (const auto& [type, handler] : handlers) {
+        if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
+    }
+    // Step deadlines.
+    bus.AddTicker(kService, deadlines_.tick_ms, [=](Publisher& out) -> Result<void> {
+        const Value now[] = {out.NowMillis()};
+        auto due = out.db().Query(
+            "SELECT checkout_id FROM ord_sagas WHERE deadline_at IS NOT NULL AND deadline_at <= ? "
+            "ORDER BY deadline_at LIMIT 500",
+            now);
+        if (!due) return std::unexpected(due.error());
+        for (const auto& row : *due) {
+            auto loaded = Load(out.db(), row.Text(0));
+            if (!loaded) return std::unexpected(loaded.error());
+            if (!*loaded) continue;
+            Saga& s = **loaded;
+            if (s.state == "reserving") {
+                if (auto ok = StepFinished(out, s.checkout_id, "reserve-inventory", "timeout"); !ok)
+                    return ok;
+                if (auto ok = reject(out, s, "inventory_timeout"); !ok) return ok;
+            } else if (s.state == "authorizing") {
+                if (auto ok = StepFinished(out, s.checkout_id, "authorize-payment", "timeout"); !ok)
+                    return ok;
+                s.state = "compensating";
+                s.reason = "payment_timeout";
+                if (auto ok = Save(out, s, 0); !ok) return ok;
+                if (auto ok = release(out, s); !ok) return ok;
+            } else if (s.state == "creating_order") {
+                if (auto ok = StepFinished(out, s.checkout_id, "create-order", "timeout"); !ok)
+                    return ok;
+                s.state = "compensating";
+                s.reason = "order_timeout";
+                if (auto ok = Save(out, s, 0); !ok) return ok;
+                if (auto ok = void_auth(out, s.checkout_id, s.authorization_id, s.reason); !ok)
+                    return ok;
+            } else {
+                if (auto ok = Save(out, s, 0); !ok) return ok;
+            }
+        }
+        return {};
+    });
+    return {};
+}
+
+Result<void> OrderService::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
+
+Result<OrderView> OrderService::Get(storage::Connection& db, const std::string& id) {
+    const Value k[] = {id};
+    auto rows = db.Query(
+        "SELECT id, checkout_id, customer_id, status, items, total, currency FROM ord_orders WHERE "
+        "id = ?",
+        k);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return MakeError(ErrorCode::kNotFound, "no order '" + id + "'");
+    const auto& r = rows->front();
+    return OrderView{r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Int(5), r.Text(6)};
+}
+
+Result<OrderView> OrderService::RequestCancel(storage::Connection& db, messaging::MessageBus& bus,
+                                              const std::string& id) {
+    return storage::InTransaction(db, [&]() -> Result<OrderView> {
+        auto order = Get(db, id);
+        if (!order) return std::unexpected(order.error());
+        if (order->status != "created" && order->status != "picked" && order->status != "packed") {
+            return MakeError(ErrorCode::kConflict,
+                             "order '" + id + "' is " + order->status + " and cannot be cancelled");
+        }
+        if (auto ok = bus.Publish(db, "storefront", "cancel-order", id,
+                                  json{{"orderId", id}, {"reason", "customer_request"}}.dump());
+            !ok) {
+            return std::unexpected(ok.error());
+        }
+        return *order;
+    });
+}
+
+Result<void> OrderService::Register(messaging::MessageBus& bus) {
+    using messaging::Envelope;
+    using messaging::Publisher;
+    auto create = [this](const Envelope& e, Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const std::string checkout = data->at("checkoutId").get<std::string>();
+        const std::string customer = data->at("customerId").get<std::string>();
+        if (!faults_.fail_customer_prefix.empty() &&
+            customer.starts_with(faults_.fail_customer_prefix)) {
+            return out.Publish(
+                "order-creation-failed", e.subject,
+                json{{"checkoutId", checkout}, {"reason", "order_store_rejected"}}.dump());
+        }
+        const Value ck[] = {checkout};
+        auto existing = out.db().Query("SELECT id FROM ord_orders WHERE checkout_id = ?", ck);
+        if (!existing) return std::unexpected(existing.error());
+        if (!existing->empty()) return {};
+        const std::string id = ids_.Next();
+        const Value v[] = {id,
+                           checkout,
+                           customer,
+                           data->at("items").dump(),
+                           data->at("total").at("amount").get<std::int64_t>(),
+                           data->at("total").at("currency").get<std::string>(),
+                           data->at("reservationId").get<std::string>(),
+                           data->at("authorizationId").get<std::string>(),
+                           out.NowMillis(),
+                           out.NowMillis()};
+        if (auto ok = out.db().Execute(
+                "INSERT INTO ord_orders(id, checkout_id, customer_id, status, items, total, "
+                "currency, reservation_id, authorization_id, created_ms, updated_ms) VALUES "
+                "(?,?,?,'created',?,?,?,?,?,?,?)",
+                v);
+            !ok) {
+            return ok;
+        }
+        json created = *data;
+        created.erase("cartId");
+        created["orderId"] = id;
+        return out.Publish("order-created", id, created.dump());
+    };
+    auto set_status = [](Publisher& out, const std::string& id, const std::string& status,
+                         const char* only_from) -> Result<bool> {
+        const Value v[] = {status, out.NowMillis(), id};
+        const std::string sql =
+            std::string("UPDATE ord_orders SET status = ?, updated_ms = ? WHERE id = ?") +
+            " AND status IN (" + only_from + ")";
+        if (auto ok = out.db().Execute(sql, v); !ok) return std::unexpected(ok.error());
+        return out.db().Changes() > 0;
+    };
+    auto cancel = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const std::string id = data->at("orderId").get<std::string>();
+        auto changed = set_status(out, id, "cancelled", "'created','picked','packed'");
+        if (!changed) return std::unexpected(changed.error());
+        if (!*changed) return {};  // shipped meanwhile: too late to cancel
+        auto order = Get(out.db(), id);
+        if (!order) return std::unexpected(order.error());
+        const Value k[] = {id};
+        auto ids = out.db().Query(
+            "SELECT reservation_id, authorization_id FROM ord_orders WHERE id = ?", k);
+        if (!ids) return std::unexpected(ids.error());
+        return out.Publish("order-cancelled", id,
+                           json{{"orderId", id},
+                                {"checkoutId", order->checkout_id},
+                                {"reservationId", ids->front().Text(0)},
+                                {"authorizationId", ids->front().Text(1)},
+                                {"reason", data->value("reason", "cancelled")}}
+                               .dump());
+    };
+    auto progress = [set_status](const char* status, const char* from) {
+        return [=](const Envelope& e, Publisher& out) -> Result<void> {
+            auto data = Parse(e.data);
+            if (!data) return std::unexpected(data.error());
+            auto changed = set_status(out, data->at("orderId").get<std::string>(), status, from);
+            if (!changed) return std::unexpected(changed.error());
+            return {};
+        };
+    };
+    auto captured = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const std::string id = data->at("orderId").get<std::string>();
+        auto changed = set_status(out, id, "completed", "'shipped'");
+        if (!changed) return std::unexpected(changed.error());
+        if (!*changed) {
+            // Capture can overtake order-shipped on another path; wait for it via retry.
+            auto order = Get(out.db(), id);
+            if (!order) return std::unexpected(order.error());
+            if (order->status == "completed") return {};
+            return MakeError(ErrorCode::kFailedPrecondition,
+                             "order " + id + " is " + order->status + ", not shipped yet");
+        }
+        const Value k[] = {id};
+        auto rows =
+            out.db().Query("SELECT checkout_id, reservation_id FROM ord_orders WHERE id = ?", k);
+        if (!rows) return std::unexpected(rows.error());
+        return out.Publish("order-completed", id,
+                           json{{"orderId", id},
+                                {"checkoutId", rows->front().Text(0)},
+                                {"reservationId", rows->front().Text(1)},
+                                {"completedAt", FormatTime(out.NowMillis())}}
+                               .dump());
+    };
+    const std::pair<const char*, messaging::Handler> handlers[] = {
+        {"create-order", create},
+        {"cancel-order", cancel},
+        {"order-picked", progress("picked", "'created'")},
+        {"order-packed", progress("packed", "'created','picked'")},
+        {"order-shipped", progress("shipped", "'created','picked','packed'")},
+        {"payment-captured", captured}};
+    for (const auto& [type, handler] : handlers) {
+        if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
+    }
+    return {};
+}
+
+}  // namespace acme::ordering

@@ -1,0 +1,76 @@
+// Payments: authorize, void, capture against a gateway, and the simulated gateway.
+//
+// The simulated gateway answers by rules so every failure path can be driven from a test:
+// card tokens (`tok_visa` approves, `tok_decline` declines, `tok_timeout` never answers or
+// answers after `late_answer_ms`, `tok_error` fails so the message is retried), an amount
+// limit, a decline rate and a latency.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "core/error.hpp"
+#include "messaging/bus.hpp"
+#include "storage/database.hpp"
+
+namespace acme::payments {
+
+enum class GatewayOutcome { kApproved, kDeclined, kNoAnswer, kError };
+
+struct GatewayDecision {
+    GatewayOutcome outcome = GatewayOutcome::kApproved;
+    std::string reason;
+};
+
+class PaymentGateway {
+  public:
+    virtual ~PaymentGateway() = default;
+    // Decides an authorization of `amount` minor units on `token`.
+    [[nodiscard]] virtual GatewayDecision Authorize(const std::string& token,
+                                                    std::int64_t amount) = 0;
+};
+
+struct SimulatedGatewayOptions {
+    std::int64_t decline_above = 5'000'000;  // amounts above this are declined
+    double decline_rate = 0.0;               // share of tok_visa authorizations declined
+    std::int64_t latency_ms = 0;             // added to every answer
+    std::uint64_t seed = 1;
+};
+
+class SimulatedGateway final : public PaymentGateway {
+  public:
+    explicit SimulatedGateway(SimulatedGatewayOptions options = {});
+    [[nodiscard]] GatewayDecision Authorize(const std::string& token, std::int64_t amount) override;
+
+  private:
+    SimulatedGatewayOptions options_;
+    std::mutex mutex_;
+    std::mt19937_64 rng_;
+};
+
+struct PaymentOptions {
+    // For tokens the gateway does not answer: approve this long after the request (a late
+    // answer); -1 means never.
+    std::int64_t late_answer_ms = -1;
+    std::int64_t tick_ms = 50;
+};
+
+class PaymentService {
+  public:
+    static constexpr const char* kService = "payment-service";
+
+    PaymentService(PaymentGateway& gateway, IdGenerator& ids, PaymentOptions options = {})
+        : gateway_(gateway), ids_(ids), options_(options) {}
+
+    [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
+    [[nodiscard]] Result<void> Register(messaging::MessageBus& bus);
+
+  private:
+    PaymentGateway& gateway_;
+    IdGenerator& ids_;
+    PaymentOptions options_;
+};
+
+}  // namespace acme::payments

@@ -1,0 +1,166 @@
+#include "runtime/system.hpp"
+
+#include "catalog/loader.hpp"
+
+namespace acme::runtime {
+
+namespace {
+using storage::Value;
+}
+
+System::~System() { Stop(); }
+
+std::filesystem::path System::DatabasePath() const { return options_.data_dir / "acme.sqlite"; }
+
+Result<std::unique_ptr<storage::Connection>> System::Connect() const {
+    return storage::OpenSqlite(DatabasePath(), {.durability = options_.durability});
+}
+
+Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock& clock) {
+    auto catalog = catalog::LoadCatalog(options.catalog_dir, {.keep_bodies = false});
+    if (!catalog) return std::unexpected(catalog.error());
+    auto contracts = messaging::ContractRegistry::FromCatalog(*catalog);
+    if (!contracts) return std::unexpected(contracts.error());
+    std::unique_ptr<System> s(new System());
+    s->options_ = std::move(options);
+    s->contracts_ = std::make_unique<messaging::ContractRegistry>(std::move(*contracts));
+    s->ids_ = std::make_unique<IdGenerator>(clock);
+    s->bus_ =
+        std::make_unique<messaging::MessageBus>(*s->contracts_, clock, *s->ids_, s->options_.bus);
+    auto db = s->Connect();
+    if (!db) return std::unexpected(db.error());
+    s->db_ = std::move(*db);
+    for (auto* migrate :
+         {&messaging::MessageBus::Migrate, &shopping::CartService::Migrate,
+          &ordering::CheckoutApi::Migrate, &ordering::CheckoutOrchestrator::Migrate,
+          &ordering::OrderService::Migrate, &payments::PaymentService::Migrate,
+          &fulfilment::InventoryService::Migrate, &fulfilment::WarehouseService::Migrate}) {
+        if (auto ok = (*migrate)(*s->db_); !ok) return std::unexpected(ok.error());
+    }
+    if (s->options_.seed) {
+        const auto products = shopping::DemoProducts();
+        if (auto ok = shopping::CartService::Seed(*s->db_, products); !ok) {
+            return std::unexpected(ok.error());
+        }
+        std::vector<fulfilment::StockLevel> stock;
+        for (const auto& p : products) stock.push_back({p.sku, s->options_.initial_stock, 0, 0});
+        if (auto ok = fulfilment::InventoryService::Seed(*s->db_, stock); !ok) {
+            return std::unexpected(ok.error());
+        }
+    }
+    s->cart_ = std::make_unique<shopping::CartService>(*s->bus_, *s->ids_);
+    s->checkout_api_ = std::make_unique<ordering::CheckoutApi>();
+    s->orchestrator_ = std::make_unique<ordering::CheckoutOrchestrator>(s->options_.deadlines);
+    s->orders_ = std::make_unique<ordering::OrderService>(*s->ids_, s->options_.order_faults);
+    s->gateway_ = std::make_unique<payments::SimulatedGateway>(s->options_.gateway);
+    s->payments_ =
+        std::make_unique<payments::PaymentService>(*s->gateway_, *s->ids_, s->options_.payments);
+    s->inventory_ = std::make_unique<fulfilment::InventoryService>(*s->ids_);
+    s->warehouse_ = std::make_unique<fulfilment::WarehouseService>(s->options_.warehouse);
+    for (auto ok : {s->checkout_api_->Register(*s->bus_), s->orchestrator_->Register(*s->bus_),
+                    s->orders_->Register(*s->bus_), s->payments_->Register(*s->bus_),
+                    s->inventory_->Register(*s->bus_), s->warehouse_->Register(*s->bus_)}) {
+        if (!ok) return std::unexpected(ok.error());
+    }
+    return s;
+}
+
+Result<void> System::Start() {
+    return bus_->Start([this] { return Connect(); });
+}
+
+void System::Stop() {
+    if (bus_) bus_->Stop();
+}
+
+Result<std::size_t> System::RunUntilIdle() { return bus_->RunUntilIdle(*db_); }
+
+bool AuditReport::Clean() const {
+    for (const auto& c : checks) {
+        if (c.violations > 0) return false;
+    }
+    return true;
+}
+
+Result<AuditReport> Audit(storage::Connection& db, bool allow_pending) {
+    AuditReport report;
+    auto count = [&](const char* sql) -> Result<std::int64_t> {
+        auto rows = db.Query(sql);
+        if (!rows) return std::unexpected(rows.error());
+        return rows->empty() ? 0 : rows->front().Int(0);
+    };
+    struct Query {
+        const char* name;
+        const char* checked;
+        const char* violations;
+    };
+    std::string pending_sql =
+        "SELECT (SELECT count(*) FROM shop_checkout_keys k WHERE NOT EXISTS (SELECT 1 FROM "
+        "ord_sagas "
+        "s WHERE s.checkout_id = k.checkout_id)) + (SELECT count(*) FROM ord_sagas WHERE state NOT "
+        "IN ('completed', 'rejected'))";
+    const Query queries[] = {
+        {"1. every checkout reaches exactly one terminal outcome",
+         "SELECT count(*) FROM shop_checkout_keys",
+         "SELECT count(*) FROM ord_sagas WHERE (state = 'completed' AND order_id IS NULL) OR "
+         "(state = 'rejected' AND (reason IS NULL OR order_id IS NOT NULL))"},
+        {"2. no order without a successful reservation and authorization",
+         "SELECT count(*) FROM ord_orders",
+         "SELECT count(*) FROM ord_orders o WHERE NOT EXISTS (SELECT 1 FROM inv_reservations r "
+         "WHERE r.id = o.reservation_id) OR NOT EXISTS (SELECT 1 FROM pay_payments p WHERE "
+         "p.authorization_id = o.authorization_id) OR NOT EXISTS (SELECT 1 FROM ord_sagas s WHERE "
+         "s.checkout_id = o.checkout_id AND s.state = 'completed')"},
+        {"3. every authorization is captured, voided, or attached to a live order",
+         "SELECT count(*) FROM pay_payments WHERE authorization_id IS NOT NULL",
+         "SELECT count(*) FROM pay_payments p WHERE p.status = 'authorized' AND NOT EXISTS (SELECT "
+         "1 "
+         "FROM ord_orders o WHERE o.authorization_id = p.authorization_id AND o.status NOT IN "
+         "('cancelled', 'completed'))"},
+        {"4a. stock: on-hand = initial - committed", "SELECT count(*) FROM inv_stock",
+         "SELECT count(*) FROM inv_stock s WHERE s.on_hand != s.initial - COALESCE((SELECT "
+         "sum(json_extract(i.value, '$.quantity')) FROM inv_reservations r, json_each(r.items) i "
+         "WHERE r.status = 'committed' AND json_extract(i.value, '$.sku') = s.sku), 0)"},
+        {"4b. stock: reserved = held reservations of live orders and checkouts",
+         "SELECT count(*) FROM inv_stock",
+         "SELECT count(*) FROM inv_stock s WHERE s.reserved != COALESCE((SELECT "
+         "sum(json_extract(i.value, '$.quantity')) FROM inv_reservations r, json_each(r.items) i "
+         "WHERE r.status = 'held' AND json_extract(i.value, '$.sku') = s.sku), 0) OR s.on_hand < 0 "
+         "OR s.reserved < 0 OR s.reserved > s.on_hand"},
+        {"4c. no held reservation outlives its checkout", "SELECT count(*) FROM inv_reservations",
+         allow_pending ? nullptr
+                       : "SELECT count(*) FROM inv_reservations r WHERE r.status = 'held' AND NOT "
+                         "EXISTS (SELECT 1 FROM ord_orders o WHERE o.reservation_id = r.id AND "
+                         "o.status NOT IN ('cancelled', 'completed'))"},
+        {"5a. no idempotency key produced two checkouts; one order per checkout",
+         "SELECT count(*) FROM shop_checkout_keys",
+         "SELECT (SELECT count(*) FROM (SELECT cart_id FROM shop_checkout_keys GROUP BY cart_id "
+         "HAVING count(*) > 1)) + (SELECT count(*) FROM (SELECT checkout_id FROM ord_orders GROUP "
+         "BY checkout_id HAVING count(*) > 1))"},
+        {"5b. no message effect applied twice (inbox)", "SELECT count(*) FROM bus_inbox",
+         "SELECT count(*) FROM (SELECT consumer, message_id FROM bus_inbox GROUP BY consumer, "
+         "message_id HAVING count(*) > 1)"},
+    };
+    for (const Query& q : queries) {
+        InvariantCheck c{q.name, 0, 0, {}};
+        auto checked = count(q.checked);
+        if (!checked) return std::unexpected(checked.error());
+        c.checked = *checked;
+        if (q.violations != nullptr) {
+            auto v = count(q.violations);
+            if (!v) return std::unexpected(v.error());
+            c.violations = *v;
+        }
+        report.checks.push_back(std::move(c));
+    }
+    auto pending = count(pending_sql.c_str());
+    if (!pending) return std::unexpected(pending.error());
+    InvariantCheck p{"   checkouts still in flight", *pending, allow_pending ? 0 : *pending,
+                     allow_pending ? "allowed (--allow-pending)" : ""};
+    report.checks.push_back(std::move(p));
+    auto dead = count("SELECT count(*) FROM bus_dead_letters WHERE replayed = 0");
+    if (!dead) return std::unexpected(dead.error());
+    report.checks.push_back({"   dead letters awaiting replay", *dead, 0, "see acme dlq list"});
+    return report;
+}
+
+}  // namespace acme::runtime

@@ -1,0 +1,306 @@
+// End-to-end scenarios of the Place an Order journey on real SQLite, every service wired as
+// in `acme serve`, driven step by step with a manual clock. Every scenario ends with the audit.
+#include "runtime/system.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <random>
+#include <thread>
+
+#include "catalog/graph.hpp"
+#include "catalog/loader.hpp"
+
+namespace acme::runtime {
+namespace {
+
+using storage::Value;
+
+std::filesystem::path SourceDir() {
+    const char* src = std::getenv("ACME_SOURCE_DIR");
+    return src != nullptr ? src : ".";
+}
+
+class SystemTest : public ::testing::Test {
+  protected:
+    SystemTest() {
+        std::random_device rd;
+        data_ = std::filesystem::temp_directory_path() / ("acme-sys-" + std::to_string(rd()));
+        options_.data_dir = data_;
+        options_.catalog_dir = SourceDir() / "catalog";
+        options_.bus.strict_contracts = true;  // a contract violation fails the test
+        options_.bus.retry_base_ms = 10;
+        options_.warehouse = {100, 100, 100, 10};
+        options_.deadlines = {5'000, 3'000, 5'000, 10};
+    }
+    ~SystemTest() override {
+        system_.reset();
+        std::filesystem::remove_all(data_);
+    }
+
+    void Open() {
+        auto s = System::Open(options_, clock_);
+        ASSERT_TRUE(s.has_value()) << s.error().message;
+        system_ = std::move(*s);
+    }
+
+    std::string Checkout(const std::string& token, const std::string& sku = "SKU-MUG",
+                         std::int64_t qty = 2, const std::string& customer = "cust-1",
+                         const std::string& key = "") {
+        auto& db = system_->db();
+        auto cart = system_->cart().Create(db, customer);
+        EXPECT_TRUE(cart.has_value());
+        auto added = system_->cart().AddItem(db, cart->id, sku, qty);
+        EXPECT_TRUE(added.has_value()) << added.error().message;
+        auto accepted = system_->cart().Checkout(db, cart->id, token, key);
+        EXPECT_TRUE(accepted.has_value()) << accepted.error().message;
+        return accepted->checkout_id;
+    }
+
+    // Runs until idle, advancing the clock `steps` times by `ms`.
+    void Drive(int steps = 0, std::int64_t ms = 100) {
+        auto n = system_->RunUntilIdle();
+        ASSERT_TRUE(n.has_value()) << n.error().message;
+        for (int i = 0; i < steps; ++i) {
+            clock_.Advance(ms);
+            n = system_->RunUntilIdle();
+            ASSERT_TRUE(n.has_value()) << n.error().message;
+        }
+    }
+
+    ordering::CheckoutView View(const std::string& id) {
+        auto v = ordering::CheckoutOrchestrator::Get(system_->db(), id);
+        EXPECT_TRUE(v.has_value());
+        return v.value_or(ordering::CheckoutView{});
+    }
+
+    std::string Scalar(const std::string& sql, const std::string& arg = "") {
+        const Value v[] = {arg};
+        auto rows = system_->db().Query(sql, arg.empty() ? std::span<const Value>() : v);
+        EXPECT_TRUE(rows.has_value());
+        return rows->empty() ? "" : rows->front().Text(0);
+    }
+
+    void ExpectAuditClean() {
+        auto report = Audit(system_->db(), false);
+        ASSERT_TRUE(report.has_value()) << report.error().message;
+        for (const auto& c : report->checks) {
+            EXPECT_EQ(c.violations, 0) << c.name << " (" << c.checked << " checked)";
+        }
+    }
+
+    std::int64_t Available(const std::string& sku) {
+        return std::stoll(Scalar("SELECT on_hand - reserved FROM inv_stock WHERE sku = ?", sku));
+    }
+
+    ManualClock clock_;
+    std::filesystem::path data_;
+    SystemOptions options_;
+    std::unique_ptr<System> system_;
+};
+
+TEST_F(SystemTest, HappyPathReachesOrderCompleted) {
+    Open();
+    const std::int64_t before = Available("SKU-MUG");
+    const std::string id = Checkout("tok_visa");
+    Drive();
+    const auto view = View(id);
+    EXPECT_EQ(view.state, "completed");
+    ASSERT_FALSE(view.order_id.empty());
+    EXPECT_EQ(ordering::OrderService::Get(system_->db(), view.order_id)->status, "created");
+    EXPECT_EQ(Available("SKU-MUG"), before - 2);
+    Drive(4);  // pick, pack, ship on the warehouse schedule
+    EXPECT_EQ(ordering::OrderService::Get(system_->db(), view.order_id)->status, "completed");
+    EXPECT_EQ(Scalar("SELECT status FROM pay_payments WHERE checkout_id = ?", id), "captured");
+    EXPECT_EQ(Scalar("SELECT on_hand FROM inv_stock WHERE sku = 'SKU-MUG'"), "98");
+    EXPECT_EQ(Scalar("SELECT reserved FROM inv_stock WHERE sku = 'SKU-MUG'"), "0");
+    // The whole chain is correlated by the checkout id.
+    EXPECT_EQ(Scalar("SELECT count(DISTINCT correlation_id) FROM bus_log WHERE subject = ?", id),
+              "1");
+    ExpectAuditClean();
+}
+
+TEST_F(SystemTest, OutOfStockRejectsWithoutOrder) {
+    options_.initial_stock = 3;
+    Open();
+    const std::string id = Checkout("tok_visa", "SKU-MUG", 5);
+    Drive();
+    const auto view = View(id);
+    EXPECT_EQ(view.state, "rejected");
+    EXPECT_EQ(view.reason, "out_of_stock");
+    EXPECT_TRUE(view.order_id.empty());
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_orders"), "0");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM pay_payments"), "0");  // payment never asked
+    EXPECT_EQ(Available("SKU-MUG"), 3);
+    ExpectAuditClean();
+}
+
+TEST_F(SystemTest, PaymentDeclinedReleasesTheReservation) {
+    Open();
+    const std::string id = Checkout("tok_decline");
+    Drive();
+    const auto view = View(id);
+    EXPECT_EQ(view.state, "rejected");
+    EXPECT_EQ(view.reason, "payment_declined:card_declined");
+    EXPECT_EQ(Scalar("SELECT status FROM inv_reservations WHERE checkout_id = ?", id), "released");
+    EXPECT_EQ(Available("SKU-MUG"), 100);
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_orders"), "0");
+    ExpectAuditClean();
+}
+
+TEST_F(SystemTest, OrderCreationFailureCompensatesInReverse) {
+    Open();
+    const std::string id = Checkout("tok_visa", "SKU-MUG", 1, "fail-order-7");
+    Drive();
+    const auto view = View(id);
+    EXPECT_EQ(view.state, "rejected");
+    EXPECT_EQ(view.reason, "order_failed:order_store_rejected");
+    EXPECT_EQ(Scalar("SELECT status FROM pay_payments WHERE checkout_id = ?", id), "voided");
+    EXPECT_EQ(Scalar("SELECT status FROM inv_reservations WHERE checkout_id = ?", id), "released");
+    // Reverse order: void-payment was published before release-inventory.
+    EXPECT_EQ(
+        Scalar("SELECT group_concat(type, ',') FROM (SELECT type FROM bus_log WHERE subject = ? "
+               "AND type IN ('void-payment', 'release-inventory') ORDER BY seq)",
+               id),
+        "void-payment,release-inventory");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_orders"), "0");
+    ExpectAuditClean();
+}
+
+TEST_F(SystemTest, PaymentTimeoutThenLateSuccessIsVoided) {
+    options_.payments.late_answer_ms = 10'000;
+    Open();
+    const std::string id = Checkout("tok_timeout");
+    Drive();
+    EXPECT_EQ(View(id).state, "pending");
+    Drive(31);  // past the 3 s authorization deadline
+    auto view = View(id);
+    EXPECT_EQ(view.state, "rejected");
+    EXPECT_EQ(view.reason, "payment_timeout");
+    EXPECT_EQ(Available("SKU-MUG"), 100);
+    Drive(80);  // the gateway answers at 10 s: too late
+    EXPECT_EQ(Scalar("SELECT status FROM pay_payments WHERE checkout_id = ?", id), "voided");
+    EXPECT_EQ(View(id).state, "rejected");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_orders"), "0");
+    ExpectAuditClean();
+}
+
+TEST_F(SystemTest, IdempotencyKeyReturnsTheSameCheckout) {
+    Open();
+    auto& db = system_->db();
+    auto cart = system_->cart().Create(db, "cust-2");
+    ASSERT_TRUE(system_->cart().AddItem(db, cart->id, "SKU-BEANS", 1));
+    auto first = system_->cart().Checkout(db, cart->id, "tok_visa", "key-123");
+    auto again = system_->cart().Checkout(db, cart->id, "tok_visa", "key-123");
+    ASSERT_TRUE(first && again);
+    EXPECT_EQ(first->checkout_id, again->checkout_id);
+    EXPECT_TRUE(again->replayed);
+    auto other_key = system_->cart().Checkout(db, cart->id, "tok_visa", "key-456");
+    ASSERT_FALSE(other_key.has_value());
+    EXPECT_EQ(other_key.error().code, ErrorCode::kConflict);
+    Drive();
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_sagas"), "1");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_orders"), "1");
+    ExpectAuditClean();
+}
+
+TEST_F(SystemTest, DuplicatedAndLateDeliveryHasNoSecondEffect) {
+    Open();
+    const std::string id = Checkout("tok_visa");
+    Drive(4);
+    ASSERT_EQ(View(id).state, "completed");
+    // Every consumer loses its offset: the whole log is delivered again.
+    ASSERT_TRUE(system_->db().Execute("DELETE FROM bus_offsets"));
+    Drive(4);
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_orders"), "1");
+    EXPECT_EQ(Scalar("SELECT on_hand FROM inv_stock WHERE sku = 'SKU-MUG'"), "98");
+    EXPECT_GT(system_->bus().Stats().duplicates, 10);
+    // A second, different authorization for the finished checkout arrives out of order.
+    ASSERT_TRUE(storage::InTransaction(system_->db(), [&] {
+        return system_->bus().Publish(
+            system_->db(), "payment-service", "payment-authorized", id,
+            R"({"checkoutId":")" + id +
+                R"(","authorizationId":"auth-stray","amount":{"amount":2500,"currency":"EUR"}})");
+    }));
+    Drive();
+    EXPECT_EQ(Scalar("SELECT count(*) FROM bus_log WHERE type = 'void-payment' AND data LIKE "
+                     "'%auth-stray%'"),
+              "1");
+    EXPECT_EQ(View(id).state, "completed");
+    ExpectAuditClean();
+}
+
+TEST_F(SystemTest, CancelBeforeShipmentReleasesStockAndVoidsPayment) {
+    Open();
+    const std::string id = Checkout("tok_visa");
+    Drive();
+    const std::string order = View(id).order_id;
+    auto cancel = ordering::OrderService::RequestCancel(system_->db(), system_->bus(), order);
+    ASSERT_TRUE(cancel.has_value()) << cancel.error().message;
+    Drive(5);
+    EXPECT_EQ(ordering::OrderService::Get(system_->db(), order)->status, "cancelled");
+    EXPECT_EQ(Scalar("SELECT status FROM pay_payments WHERE checkout_id = ?", id), "voided");
+    EXPECT_EQ(Available("SKU-MUG"), 100);
+    EXPECT_EQ(Scalar("SELECT state FROM wh_shipments WHERE order_id = ?", order), "cancelled");
+    auto again = ordering::OrderService::RequestCancel(system_->db(), system_->bus(), order);
+    ASSERT_FALSE(again.has_value());
+    EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+    ExpectAuditClean();
+}
+
+TEST_F(SystemTest, ConcurrentCheckoutsNeverOversellTheLastUnit) {
+    options_.initial_stock = 1;
+    options_.warehouse = {5, 5, 5, 5};
+    SystemClock real;
+    auto s = System::Open(options_, real);
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    system_ = std::move(*s);
+    ASSERT_TRUE(system_->Start());
+    std::vector<std::string> ids(6);
+    std::vector<std::thread> buyers;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        buyers.emplace_back([&, i] {
+            auto db = system_->Connect();
+            ASSERT_TRUE(db.has_value());
+            auto cart = system_->cart().Create(**db, "racer-" + std::to_string(i));
+            ASSERT_TRUE(system_->cart().AddItem(**db, cart->id, "SKU-GRINDER", 1));
+            auto accepted = system_->cart().Checkout(**db, cart->id, "tok_visa", "");
+            ASSERT_TRUE(accepted.has_value()) << accepted.error().message;
+            ids[i] = accepted->checkout_id;
+            system_->bus().Notify();
+        });
+    }
+    for (auto& t : buyers) t.join();
+    auto finished = [&] {
+        return Scalar("SELECT count(*) FROM ord_sagas WHERE state IN ('completed','rejected')") ==
+                   "6" &&
+               Scalar("SELECT count(*) FROM ord_orders WHERE status != 'completed'") == "0";
+    };
+    for (int i = 0; i < 500 && !finished(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    system_->Stop();
+    ASSERT_TRUE(finished());
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_sagas WHERE state = 'completed'"), "1");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_sagas WHERE reason = 'out_of_stock'"), "5");
+    EXPECT_EQ(Scalar("SELECT on_hand FROM inv_stock WHERE sku = 'SKU-GRINDER'"), "0");
+    ExpectAuditClean();
+}
+
+TEST(CheckoutSagaTest, DefinitionMatchesTheCatalogFlow) {
+    auto catalog = catalog::LoadCatalog(SourceDir() / "catalog");
+    ASSERT_TRUE(catalog.has_value());
+    const catalog::Graph graph(*catalog);
+    const auto problems =
+        saga::CheckAgainstFlow(ordering::CheckoutSagaDefinition(), graph, "checkout-saga");
+    for (const auto& p : problems) ADD_FAILURE() << p;
+    // And a definition that disagrees is caught.
+    auto wrong = ordering::CheckoutSagaDefinition();
+    std::swap(wrong.steps[0], wrong.steps[1]);
+    EXPECT_FALSE(saga::CheckAgainstFlow(wrong, graph, "checkout-saga").empty());
+    auto no_undo = ordering::CheckoutSagaDefinition();
+    no_undo.steps[0].compensation = "forget-inventory";
+    EXPECT_FALSE(saga::CheckAgainstFlow(no_undo, graph, "checkout-saga").empty());
+}
+
+}  // namespace
+}  // namespace acme::runtime

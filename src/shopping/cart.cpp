@@ -1,0 +1,222 @@
+#include "shopping/cart.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace acme::shopping {
+
+namespace {
+
+using storage::Value;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS shop_products (
+    sku TEXT PRIMARY KEY, name TEXT NOT NULL, price INTEGER NOT NULL, currency TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shop_carts (
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, status TEXT NOT NULL,
+    checkout_id TEXT, created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shop_cart_items (
+    cart_id TEXT NOT NULL, sku TEXT NOT NULL, quantity INTEGER NOT NULL,
+    unit_price INTEGER NOT NULL, PRIMARY KEY (cart_id, sku)
+);
+CREATE TABLE IF NOT EXISTS shop_checkout_keys (
+    idempotency_key TEXT PRIMARY KEY, cart_id TEXT NOT NULL, checkout_id TEXT NOT NULL UNIQUE
+);
+)sql";
+
+}  // namespace
+
+std::int64_t CalculateDiscount(const std::vector<CartItem>& items) {
+    std::int64_t subtotal = 0;
+    for (const CartItem& i : items) subtotal += i.quantity * i.unit_price;
+    return subtotal >= 10'000 ? subtotal / 10 : 0;
+}
+
+std::vector<Product> DemoProducts() {
+    return {{"SKU-KETTLE", "Stovetop kettle", 3'499, "EUR"},
+            {"SKU-MUG", "Stoneware mug", 1'250, "EUR"},
+            {"SKU-BEANS", "Coffee beans 1 kg", 2'400, "EUR"},
+            {"SKU-GRINDER", "Burr grinder", 12'900, "EUR"},
+            {"SKU-FILTER", "Paper filters (100)", 450, "EUR"},
+            {"SKU-SCALE", "Brew scale", 4'999, "EUR"}};
+}
+
+Result<void> CartService::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
+
+Result<void> CartService::Seed(storage::Connection& db, const std::vector<Product>& products) {
+    return storage::InTransaction(db, [&]() -> Result<void> {
+        for (const Product& p : products) {
+            const Value v[] = {p.sku, p.name, p.price, p.currency};
+            if (auto ok = db.Execute("INSERT OR IGNORE INTO shop_products(sku, name, price, "
+                                     "currency) VALUES (?,?,?,?)",
+                                     v);
+                !ok) {
+                return ok;
+            }
+        }
+        return {};
+    });
+}
+
+Result<std::vector<Product>> CartService::Products(storage::Connection& db) const {
+    auto rows = db.Query("SELECT sku, name, price, currency FROM shop_products ORDER BY sku");
+    if (!rows) return std::unexpected(rows.error());
+    std::vector<Product> out;
+    for (const auto& r : *rows) out.push_back({r.Text(0), r.Text(1), r.Int(2), r.Text(3)});
+    return out;
+}
+
+Result<Cart> CartService::Create(storage::Connection& db, const std::string& customer_id) {
+    const std::string id = ids_.Next();
+    const Value v[] = {id, customer_id, bus_.clock().NowMillis()};
+    if (auto ok = db.Execute(
+            "INSERT INTO shop_carts(id, customer_id, status, created_ms) VALUES (?, ?, 'open', ?)",
+            v);
+        !ok) {
+        return std::unexpected(ok.error());
+    }
+    return Get(db, id);
+}
+
+Result<Cart> CartService::Get(storage::Connection& db, const std::string& cart_id) const {
+    const Value key[] = {cart_id};
+    auto rows =
+        db.Query("SELECT id, customer_id, status, checkout_id FROM shop_carts WHERE id = ?", key);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return MakeError(ErrorCode::kNotFound, "no cart '" + cart_id + "'");
+    Cart cart;
+    cart.id = rows->front().Text(0);
+    cart.customer_id = rows->front().Text(1);
+    cart.status = rows->front().Text(2);
+    cart.checkout_id = rows->front().Text(3);
+    auto items = db.Query(
+        "SELECT i.sku, p.name, i.quantity, i.unit_price FROM shop_cart_items i JOIN shop_products "
+        "p "
+        "ON p.sku = i.sku WHERE i.cart_id = ? ORDER BY i.sku",
+        key);
+    if (!items) return std::unexpected(items.error());
+    for (const auto& r : *items) {
+        cart.items.push_back({r.Text(0), r.Text(1), r.Int(2), r.Int(3)});
+        cart.subtotal += r.Int(2) * r.Int(3);
+    }
+    cart.discount = CalculateDiscount(cart.items);
+    cart.total = cart.subtotal - cart.discount;
+    return cart;
+}
+
+Result<Cart> CartService::AddItem(storage::Connection& db, const std::string& cart_id,
+                                  const std::string& sku, std::int64_t quantity) {
+    if (quantity <= 0 || quantity > kMaxQuantity) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "quantity must be between 1 and " + std::to_string(kMaxQuantity));
+    }
+    auto done = storage::InTransaction(db, [&]() -> Result<void> {
+        auto cart = Get(db, cart_id);
+        if (!cart) return std::unexpected(cart.error());
+        if (cart->status != "open") {
+            return MakeError(ErrorCode::kConflict, "cart '" + cart_id + "' is checked out");
+        }
+        const Value k[] = {sku};
+        auto product = db.Query("SELECT price FROM shop_products WHERE sku = ?", k);
+        if (!product) return std::unexpected(product.error());
+        if (product->empty()) return MakeError(ErrorCode::kNotFound, "no product '" + sku + "'");
+        for (const CartItem& i : cart->items) {
+            if (i.sku == sku && i.quantity + quantity > kMaxQuantity) {
+                return MakeError(ErrorCode::kInvalidArgument,
+                                 "at most " + std::to_string(kMaxQuantity) + " of one product");
+            }
+        }
+        const Value v[] = {cart_id, sku, quantity, product->front().Int(0)};
+        return db.Execute(
+            "INSERT INTO shop_cart_items(cart_id, sku, quantity, unit_price) VALUES (?,?,?,?) "
+            "ON CONFLICT(cart_id, sku) DO UPDATE SET quantity = quantity + excluded.quantity",
+            v);
+    });
+    if (!done) return std::unexpected(done.error());
+    return Get(db, cart_id);
+}
+
+Result<Cart> CartService::RemoveItem(storage::Connection& db, const std::string& cart_id,
+                                     const std::string& sku) {
+    auto done = storage::InTransaction(db, [&]() -> Result<void> {
+        auto cart = Get(db, cart_id);
+        if (!cart) return std::unexpected(cart.error());
+        if (cart->status != "open") {
+            return MakeError(ErrorCode::kConflict, "cart '" + cart_id + "' is checked out");
+        }
+        const Value v[] = {cart_id, sku};
+        if (auto ok = db.Execute("DELETE FROM shop_cart_items WHERE cart_id = ? AND sku = ?", v);
+            !ok) {
+            return ok;
+        }
+        if (db.Changes() == 0) {
+            return MakeError(ErrorCode::kNotFound, "cart '" + cart_id + "' has no '" + sku + "'");
+        }
+        return {};
+    });
+    if (!done) return std::unexpected(done.error());
+    return Get(db, cart_id);
+}
+
+Result<CheckoutAccepted> CartService::Checkout(storage::Connection& db, const std::string& cart_id,
+                                               const std::string& payment_token,
+                                               const std::string& idempotency_key) {
+    return storage::InTransaction(db, [&]() -> Result<CheckoutAccepted> {
+        if (!idempotency_key.empty()) {
+            const Value k[] = {idempotency_key};
+            auto seen = db.Query(
+                "SELECT cart_id, checkout_id FROM shop_checkout_keys WHERE idempotency_key = ?", k);
+            if (!seen) return std::unexpected(seen.error());
+            if (!seen->empty()) {
+                if (seen->front().Text(0) != cart_id) {
+                    return MakeError(ErrorCode::kConflict,
+                                     "Idempotency-Key was used for another cart");
+                }
+                return CheckoutAccepted{seen->front().Text(1), true};
+            }
+        }
+        auto cart = Get(db, cart_id);
+        if (!cart) return std::unexpected(cart.error());
+        if (cart->status != "open") {
+            return MakeError(ErrorCode::kConflict, "cart '" + cart_id + "' is already checked out");
+        }
+        if (cart->items.empty()) return MakeError(ErrorCode::kConflict, "cart is empty");
+        const std::string checkout_id = ids_.Next();
+        const Value upd[] = {checkout_id, cart_id};
+        if (auto ok = db.Execute(
+                "UPDATE shop_carts SET status = 'checked_out', checkout_id = ? WHERE id = ?", upd);
+            !ok) {
+            return std::unexpected(ok.error());
+        }
+        const std::string key = idempotency_key.empty() ? "auto:" + checkout_id : idempotency_key;
+        const Value ins[] = {key, cart_id, checkout_id};
+        if (auto ok = db.Execute("INSERT INTO shop_checkout_keys(idempotency_key, cart_id, "
+                                 "checkout_id) VALUES (?,?,?)",
+                                 ins);
+            !ok) {
+            return std::unexpected(ok.error());
+        }
+        nlohmann::json items = nlohmann::json::array();
+        for (const CartItem& i : cart->items) {
+            items.push_back(
+                {{"sku", i.sku},
+                 {"quantity", i.quantity},
+                 {"unitPrice", {{"amount", i.unit_price}, {"currency", cart->currency}}}});
+        }
+        const nlohmann::json data = {
+            {"checkoutId", checkout_id},
+            {"cartId", cart_id},
+            {"customerId", cart->customer_id},
+            {"items", items},
+            {"total", {{"amount", cart->total}, {"currency", cart->currency}}},
+            {"paymentToken", payment_token}};
+        if (auto ok = bus_.Publish(db, kService, "cart-checked-out", checkout_id, data.dump());
+            !ok) {
+            return std::unexpected(ok.error());
+        }
+        return CheckoutAccepted{checkout_id, false};
+    });
+}
+
+}  // namespace acme::shopping

@@ -1,0 +1,90 @@
+// Shopping: carts, product prices and promotions (the Cart API and Promotions services).
+//
+// Carts are edited by the HTTP layer through this class (the add-item-to-cart and
+// remove-item-from-cart commands arrive over HTTP); a checkout freezes the cart and publishes
+// cart-checked-out in the same transaction. An Idempotency-Key maps to one checkout forever.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "messaging/bus.hpp"
+#include "storage/database.hpp"
+
+namespace acme::shopping {
+
+struct Product {
+    std::string sku;
+    std::string name;
+    std::int64_t price = 0;  // minor units
+    std::string currency;
+};
+
+struct CartItem {
+    std::string sku;
+    std::string name;
+    std::int64_t quantity = 0;
+    std::int64_t unit_price = 0;
+};
+
+struct Cart {
+    std::string id;
+    std::string customer_id;
+    std::string status;  // open | checked_out
+    std::vector<CartItem> items;
+    std::int64_t subtotal = 0;
+    std::int64_t discount = 0;
+    std::int64_t total = 0;
+    std::string currency = "EUR";
+    std::string checkout_id;
+};
+
+struct CheckoutAccepted {
+    std::string checkout_id;
+    bool replayed = false;  // the Idempotency-Key was seen before
+};
+
+// Promotions: 10% off carts of 100.00 or more (the answer to calculate-discount).
+[[nodiscard]] std::int64_t CalculateDiscount(const std::vector<CartItem>& items);
+
+class CartService {
+  public:
+    static constexpr const char* kService = "cart-api";
+    static constexpr std::int64_t kMaxQuantity = 1000;
+
+    CartService(messaging::MessageBus& bus, IdGenerator& ids) : bus_(bus), ids_(ids) {}
+
+    [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
+    // Inserts the demo products on first start.
+    [[nodiscard]] static Result<void> Seed(storage::Connection& db,
+                                           const std::vector<Product>& products);
+
+    [[nodiscard]] Result<std::vector<Product>> Products(storage::Connection& db) const;
+    [[nodiscard]] Result<Cart> Create(storage::Connection& db, const std::string& customer_id);
+    // kNotFound: no such cart.
+    [[nodiscard]] Result<Cart> Get(storage::Connection& db, const std::string& cart_id) const;
+    // kNotFound: cart or SKU; kInvalidArgument: quantity; kConflict: cart checked out.
+    [[nodiscard]] Result<Cart> AddItem(storage::Connection& db, const std::string& cart_id,
+                                       const std::string& sku, std::int64_t quantity);
+    [[nodiscard]] Result<Cart> RemoveItem(storage::Connection& db, const std::string& cart_id,
+                                          const std::string& sku);
+    // Freezes the cart and publishes cart-checked-out. With an idempotency key seen before,
+    // returns the first checkout and publishes nothing. kConflict: empty or already checked out
+    // under another key.
+    [[nodiscard]] Result<CheckoutAccepted> Checkout(storage::Connection& db,
+                                                    const std::string& cart_id,
+                                                    const std::string& payment_token,
+                                                    const std::string& idempotency_key);
+
+  private:
+    messaging::MessageBus& bus_;
+    IdGenerator& ids_;
+};
+
+// The demo catalogue loaded on first start.
+[[nodiscard]] std::vector<Product> DemoProducts();
+
+}  // namespace acme::shopping
