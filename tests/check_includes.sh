@@ -14,7 +14,8 @@ declare -A allowed=(
     [payments]="payments messaging storage core"
     [fulfilment]="fulfilment messaging storage core"
     [runtime]="runtime shopping ordering payments fulfilment saga catalog messaging storage core"
-    [cli]="cli catalog core"
+    [http]="http runtime shopping ordering payments fulfilment saga catalog messaging storage core"
+    [cli]="cli http runtime shopping ordering payments fulfilment saga catalog messaging storage core"
 )
 status=0
 for dir in */; do

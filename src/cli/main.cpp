@@ -3,6 +3,7 @@
 
 #include "cli/catalog_commands.hpp"
 #include "cli/impact_command.hpp"
+#include "cli/system_commands.hpp"
 
 #ifndef ACME_VERSION
 #define ACME_VERSION "0.0.0"
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
     int exit_code = 0;
     acme::cli::AddCatalogCommands(app, exit_code);
     acme::cli::AddImpactCommand(app, exit_code);
+    acme::cli::AddSystemCommands(app, exit_code);
     CLI11_PARSE(app, argc, argv);
     return exit_code;
 }

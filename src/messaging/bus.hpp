@@ -47,6 +47,25 @@ struct BusOptions {
 
 class MessageBus;
 
+struct DeadLetter {
+    std::int64_t id = 0;
+    std::string consumer;
+    std::int64_t seq = 0;
+    std::string message_id;
+    std::string type;
+    std::int64_t attempts = 0;
+    std::string reason;
+    std::string time;
+    bool replayed = false;
+};
+
+// Dead letters, newest first (replayed ones included when `all`).
+[[nodiscard]] Result<std::vector<DeadLetter>> ListDeadLetters(storage::Connection& db, bool all);
+// Puts dead letter `id` (or every unreplayed one when `id` is 0) back on its consumer's retry
+// queue, due now; returns how many. kNotFound when `id` names no unreplayed dead letter.
+[[nodiscard]] Result<std::int64_t> ReplayDeadLetters(storage::Connection& db, std::int64_t id,
+                                                     std::int64_t now_ms);
+
 // Sends messages as one service inside the transaction that is open on `db()`.
 class Publisher {
   public:

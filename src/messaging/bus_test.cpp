@@ -148,6 +148,14 @@ TEST_F(BusTest, RetriesWithBackoffThenDeadLettersWithReason) {
     EXPECT_EQ(bus.Stats().dead_letters, 1);
     // batch attempt + isolating attempt + 2 retries
     EXPECT_EQ(calls, 1 + 2 + 2);
+    // Replay: back on the retry queue; it fails again and returns to the dead letters.
+    auto listed = ListDeadLetters(*db_, false);
+    ASSERT_EQ(listed->size(), 1u);
+    EXPECT_EQ(*ReplayDeadLetters(*db_, listed->front().id, clock_.NowMillis()), 1);
+    EXPECT_TRUE(ListDeadLetters(*db_, false)->empty());
+    EXPECT_FALSE(ReplayDeadLetters(*db_, listed->front().id, clock_.NowMillis()).has_value());
+    ASSERT_TRUE(bus.RunUntilIdle(*db_));
+    EXPECT_EQ(calls, 1 + 2 + 2 + 1);
 }
 
 TEST_F(BusTest, BackgroundThreadsDeliver) {

@@ -1,0 +1,177 @@
+#include "cli/system_commands.hpp"
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include "cli/exit_codes.hpp"
+#include "http/api.hpp"
+#include "http/server.hpp"
+#include "messaging/bus.hpp"
+#include "runtime/system.hpp"
+
+namespace acme::cli {
+
+namespace {
+
+struct ServeArgs {
+    std::string data = "data";
+    std::string listen = "127.0.0.1:8080";
+    std::string catalog = "catalog";
+    std::string durability = "normal";
+    int http_threads = 2;
+    std::int64_t ship_ms = 2'000;
+};
+
+int RunServe(const ServeArgs& args) {
+    const std::size_t colon = args.listen.rfind(':');
+    if (colon == std::string::npos) {
+        return ReportError({ErrorCode::kInvalidArgument, "--listen takes HOST:PORT"});
+    }
+    int port = 0;
+    try {
+        port = std::stoi(args.listen.substr(colon + 1));
+    } catch (const std::exception&) {
+        port = -1;
+    }
+    if (port < 0 || port > 65535) {
+        return ReportError({ErrorCode::kInvalidArgument, "bad port in --listen " + args.listen});
+    }
+    runtime::SystemOptions options;
+    options.data_dir = args.data;
+    options.catalog_dir = args.catalog;
+    options.durability =
+        args.durability == "full" ? storage::Durability::kFull : storage::Durability::kNormal;
+    options.warehouse = {args.ship_ms, args.ship_ms, args.ship_ms, 50};
+    static SystemClock clock;
+    // Block the stop signals before any thread starts, so only sigwait sees them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    auto system = runtime::System::Open(options, clock);
+    if (!system) return ReportError(system.error());
+    if (auto ok = (*system)->Start(); !ok) return ReportError(ok.error());
+    http::Api api(**system);
+    auto server =
+        http::HttpServer::Start({.host = args.listen.substr(0, colon),
+                                 .port = static_cast<std::uint16_t>(port),
+                                 .threads = args.http_threads},
+                                [&api](const http::HttpRequest& r) { return api.Handle(r); });
+    if (!server) return ReportError(server.error());
+    const std::string base =
+        "http://" + args.listen.substr(0, colon) + ":" + std::to_string((*server)->port());
+    std::printf(
+        "acme serve: Place an Order is running (every service in one process)\n"
+        "  products   %s/products\n"
+        "  health     %s/healthz\n"
+        "  metrics    %s/metrics\n"
+        "  data       %s (SQLite, WAL, synchronous=%s)\n"
+        "  contracts  %s\n"
+        "try: curl -s -XPOST %s/carts -H 'content-type: application/json' -d "
+        "'{\"customerId\":\"me\"}'\n"
+        "check the invariants any time: acme audit --data %s --allow-pending\n"
+        "stop with Ctrl-C\n",
+        base.c_str(), base.c_str(), base.c_str(), (*system)->DatabasePath().c_str(),
+        args.durability == "full" ? "FULL" : "NORMAL", args.catalog.c_str(), base.c_str(),
+        args.data.c_str());
+    std::fflush(stdout);
+    int received = 0;
+    sigwait(&signals, &received);
+    std::printf("acme serve: stopping (signal %d)\n", received);
+    (*server)->Stop();
+    (*system)->Stop();
+    return kExitOk;
+}
+
+int RunAudit(const std::string& data, bool allow_pending) {
+    auto db = storage::OpenSqlite(std::filesystem::path(data) / "acme.sqlite");
+    if (!db) return ReportError(db.error());
+    auto report = runtime::Audit(**db, allow_pending);
+    if (!report) return ReportError(report.error());
+    for (const auto& c : report->checks) {
+        std::printf("%-4s %-72s checked %6lld  violations %lld%s%s\n",
+                    c.violations == 0 ? "ok" : "FAIL", c.name.c_str(),
+                    static_cast<long long>(c.checked), static_cast<long long>(c.violations),
+                    c.detail.empty() ? "" : "  ", c.detail.c_str());
+    }
+    std::printf("%s\n", report->Clean() ? "audit clean" : "audit FAILED");
+    return report->Clean() ? kExitOk : kExitFindings;
+}
+
+int RunDlqList(const std::string& data, bool all) {
+    auto db = storage::OpenSqlite(std::filesystem::path(data) / "acme.sqlite");
+    if (!db) return ReportError(db.error());
+    auto list = messaging::ListDeadLetters(**db, all);
+    if (!list) return ReportError(list.error());
+    for (const auto& d : *list) {
+        std::printf("%lld\t%s\t%s\t%s\tattempts=%lld\t%s\t%s%s\n", static_cast<long long>(d.id),
+                    d.time.c_str(), d.consumer.c_str(), d.type.c_str(),
+                    static_cast<long long>(d.attempts), d.message_id.c_str(), d.reason.c_str(),
+                    d.replayed ? "\t(replayed)" : "");
+    }
+    std::printf("%zu dead letters\n", list->size());
+    return kExitOk;
+}
+
+int RunDlqReplay(const std::string& data, std::int64_t id) {
+    auto db = storage::OpenSqlite(std::filesystem::path(data) / "acme.sqlite");
+    if (!db) return ReportError(db.error());
+    SystemClock clock;
+    auto n = messaging::ReplayDeadLetters(**db, id, clock.NowMillis());
+    if (!n) return ReportError(n.error());
+    std::printf("%lld dead letters back on their retry queues\n", static_cast<long long>(*n));
+    return kExitOk;
+}
+
+}  // namespace
+
+void AddSystemCommands(CLI::App& app, int& exit_code) {
+    auto serve_args = std::make_shared<ServeArgs>();
+    CLI::App* serve =
+        app.add_subcommand("serve", "run every service in one process with the HTTP API");
+    serve->add_option("--data", serve_args->data, "data folder (default ./data)");
+    serve->add_option("--listen", serve_args->listen, "HOST:PORT (default 127.0.0.1:8080)");
+    serve->add_option("--catalog", serve_args->catalog,
+                      "catalog enforced at run time (default ./catalog)");
+    serve
+        ->add_option("--durability", serve_args->durability,
+                     "normal: WAL, synchronous=NORMAL (survives process crashes); full: fsync "
+                     "every commit")
+        ->check(CLI::IsMember({"normal", "full"}));
+    serve->add_option("--http-threads", serve_args->http_threads, "HTTP threads")
+        ->check(CLI::Range(1, 64));
+    serve->add_option("--stage-ms", serve_args->ship_ms, "warehouse pick/pack/ship time per stage")
+        ->check(CLI::NonNegativeNumber);
+    serve->callback([&exit_code, serve_args] { exit_code = RunServe(*serve_args); });
+
+    auto audit_data = std::make_shared<std::string>("data");
+    auto allow_pending = std::make_shared<bool>(false);
+    CLI::App* audit =
+        app.add_subcommand("audit", "check the system's invariants over stored state");
+    audit->add_option("--data", *audit_data, "data folder (default ./data)");
+    audit->add_flag("--allow-pending", *allow_pending,
+                    "checkouts still in flight are not violations");
+    audit->callback([&exit_code, audit_data, allow_pending] {
+        exit_code = RunAudit(*audit_data, *allow_pending);
+    });
+
+    auto dlq_data = std::make_shared<std::string>("data");
+    CLI::App* dlq = app.add_subcommand("dlq", "dead letters: list and replay");
+    dlq->require_subcommand(1);
+    auto all = std::make_shared<bool>(false);
+    CLI::App* list = dlq->add_subcommand("list", "list dead letters with their reason");
+    list->add_option("--data", *dlq_data, "data folder (default ./data)");
+    list->add_flag("--all", *all, "include replayed ones");
+    list->callback([&exit_code, dlq_data, all] { exit_code = RunDlqList(*dlq_data, *all); });
+    auto id = std::make_shared<std::int64_t>(0);
+    CLI::App* replay =
+        dlq->add_subcommand("replay", "put a dead letter (or all) back on its retry queue");
+    replay->add_option("--data", *dlq_data, "data folder (default ./data)");
+    replay->add_option("id", *id, "dead letter id (default: all)")->check(CLI::NonNegativeNumber);
+    replay->callback([&exit_code, dlq_data, id] { exit_code = RunDlqReplay(*dlq_data, *id); });
+}
+
+}  // namespace acme::cli

@@ -1,0 +1,282 @@
+#include "http/api.hpp"
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "fulfilment/inventory.hpp"
+#include "ordering/checkout_saga.hpp"
+#include "shopping/cart.hpp"
+
+namespace acme::http {
+
+namespace {
+
+using nlohmann::json;
+using storage::Value;
+
+HttpResponse Json(int status, const json& body) {
+    return {status, "application/json", body.dump(), {}};
+}
+
+HttpResponse FromError(const Error& e) {
+    const int status = HttpStatusFor(e.code);
+    static const std::map<int, std::string> kTitles = {
+        {400, "Bad Request"},           {404, "Not Found"},           {409, "Conflict"},
+        {500, "Internal Server Error"}, {503, "Service Unavailable"}, {504, "Gateway Timeout"}};
+    auto it = kTitles.find(status);
+    return Problem(status, it == kTitles.end() ? "Error" : it->second, e.message);
+}
+
+json CartJson(const shopping::Cart& c) {
+    json items = json::array();
+    for (const auto& i : c.items) {
+        items.push_back({{"sku", i.sku},
+                         {"name", i.name},
+                         {"quantity", i.quantity},
+                         {"unitPrice", i.unit_price}});
+    }
+    json j = {{"id", c.id},       {"customerId", c.customer_id}, {"status", c.status},
+              {"items", items},   {"subtotal", c.subtotal},      {"discount", c.discount},
+              {"total", c.total}, {"currency", c.currency}};
+    if (!c.checkout_id.empty()) j["checkoutId"] = c.checkout_id;
+    return j;
+}
+
+json OrderJson(const ordering::OrderView& o) {
+    json items = json::array();
+    const json raw = json::parse(o.items_json, nullptr, false);
+    if (raw.is_array()) {
+        for (const auto& i : raw) {
+            items.push_back(
+                {{"sku", i.value("sku", "")},
+                 {"quantity", i.value("quantity", 0)},
+                 {"unitPrice", i.contains("unitPrice") ? i["unitPrice"].value("amount", 0) : 0}});
+        }
+    }
+    return {{"id", o.id},
+            {"checkoutId", o.checkout_id},
+            {"customerId", o.customer_id},
+            {"status", o.status},
+            {"items", items},
+            {"total", o.total},
+            {"currency", o.currency}};
+}
+
+// Parses a JSON object body; a problem response when it is not one.
+std::optional<HttpResponse> ParseBody(const HttpRequest& r, json& out) {
+    const std::string type = r.Header("content-type");
+    if (type.rfind("application/json", 0) != 0) {
+        return Problem(415, "Unsupported Media Type", "send the body as application/json");
+    }
+    out = json::parse(r.body, nullptr, false);
+    if (out.is_discarded()) return Problem(400, "Bad Request", "the body is not valid JSON");
+    if (!out.is_object()) return Problem(400, "Bad Request", "the body must be a JSON object");
+    return std::nullopt;
+}
+
+std::optional<HttpResponse> RequireString(const json& body, const char* key, std::string& out,
+                                          std::size_t max = 200) {
+    auto it = body.find(key);
+    if (it == body.end() || !it->is_string() || it->get<std::string>().empty()) {
+        return Problem(400, "Bad Request", std::string("'") + key + "' must be a non-empty string");
+    }
+    out = it->get<std::string>();
+    if (out.size() > max) {
+        return Problem(400, "Bad Request",
+                       std::string("'") + key + "' is longer than " + std::to_string(max));
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::unique_ptr<storage::Connection> Api::Acquire() {
+    {
+        std::lock_guard lock(pool_mutex_);
+        if (!pool_.empty()) {
+            auto db = std::move(pool_.back());
+            pool_.pop_back();
+            return db;
+        }
+    }
+    auto db = system_.Connect();
+    return db ? std::move(*db) : nullptr;
+}
+
+void Api::Release(std::unique_ptr<storage::Connection> db) {
+    std::lock_guard lock(pool_mutex_);
+    pool_.push_back(std::move(db));
+}
+
+HttpResponse Api::Handle(const HttpRequest& request) {
+    auto db = Acquire();
+    if (!db) return Problem(503, "Service Unavailable", "no database connection");
+    HttpResponse response = Route(request, *db);
+    Release(std::move(db));
+    return response;
+}
+
+HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
+    static const std::regex kCart(R"(^/carts/([A-Za-z0-9-]{1,64})$)");
+    static const std::regex kItems(R"(^/carts/([A-Za-z0-9-]{1,64})/items$)");
+    static const std::regex kItem(R"(^/carts/([A-Za-z0-9-]{1,64})/items/([A-Za-z0-9_.-]{1,64})$)");
+    static const std::regex kCheckout(R"(^/carts/([A-Za-z0-9-]{1,64})/checkout$)");
+    static const std::regex kCheckoutGet(R"(^/checkouts/([A-Za-z0-9-]{1,64})$)");
+    static const std::regex kOrder(R"(^/orders/([A-Za-z0-9-]{1,64})$)");
+    static const std::regex kCancel(R"(^/orders/([A-Za-z0-9-]{1,64})/cancel$)");
+    auto method_not_allowed = [&] {
+        return Problem(405, "Method Not Allowed", r.method + " is not allowed on " + r.path);
+    };
+    std::smatch m;
+    auto& cart = system_.cart();
+    if (r.path == "/healthz") return Json(200, {{"status", "ok"}});
+    if (r.path == "/metrics") {
+        if (r.method != "GET") return method_not_allowed();
+        return Metrics(db);
+    }
+    if (r.path == "/products") {
+        if (r.method != "GET") return method_not_allowed();
+        auto products = cart.Products(db);
+        auto stock = fulfilment::InventoryService::Stock(db);
+        if (!products) return FromError(products.error());
+        if (!stock) return FromError(stock.error());
+        std::map<std::string, std::int64_t> available;
+        for (const auto& s : *stock) available[s.sku] = s.on_hand - s.reserved;
+        json out = json::array();
+        for (const auto& p : *products) {
+            out.push_back({{"sku", p.sku},
+                           {"name", p.name},
+                           {"price", p.price},
+                           {"currency", p.currency},
+                           {"stock", available[p.sku]}});
+        }
+        return Json(200, out);
+    }
+    if (r.path == "/carts") {
+        if (r.method != "POST") return method_not_allowed();
+        json body;
+        if (auto bad = ParseBody(r, body)) return *bad;
+        std::string customer;
+        if (auto bad = RequireString(body, "customerId", customer)) return *bad;
+        auto created = cart.Create(db, customer);
+        if (!created) return FromError(created.error());
+        return Json(201, CartJson(*created));
+    }
+    const std::string& path = r.path;
+    if (std::regex_match(path, m, kCart)) {
+        if (r.method != "GET") return method_not_allowed();
+        auto c = cart.Get(db, m[1]);
+        return c ? Json(200, CartJson(*c)) : FromError(c.error());
+    }
+    if (std::regex_match(path, m, kItems)) {
+        if (r.method != "POST") return method_not_allowed();
+        json body;
+        if (auto bad = ParseBody(r, body)) return *bad;
+        std::string sku;
+        if (auto bad = RequireString(body, "sku", sku, 64)) return *bad;
+        auto q = body.find("quantity");
+        if (q == body.end() || !q->is_number_integer()) {
+            return Problem(400, "Bad Request", "'quantity' must be an integer");
+        }
+        auto c = cart.AddItem(db, m[1], sku, q->get<std::int64_t>());
+        return c ? Json(200, CartJson(*c)) : FromError(c.error());
+    }
+    if (std::regex_match(path, m, kItem)) {
+        if (r.method != "DELETE") return method_not_allowed();
+        auto c = cart.RemoveItem(db, m[1], m[2]);
+        return c ? Json(200, CartJson(*c)) : FromError(c.error());
+    }
+    if (std::regex_match(path, m, kCheckout)) {
+        if (r.method != "POST") return method_not_allowed();
+        json body;
+        if (auto bad = ParseBody(r, body)) return *bad;
+        std::string token;
+        if (auto bad = RequireString(body, "paymentToken", token, 100)) return *bad;
+        const std::string key = r.Header("idempotency-key");
+        if (key.size() > 200) return Problem(400, "Bad Request", "Idempotency-Key is too long");
+        auto accepted = cart.Checkout(db, m[1], token, key);
+        if (!accepted) return FromError(accepted.error());
+        system_.bus().Notify();
+        HttpResponse res = Json(202, {{"checkoutId", accepted->checkout_id}});
+        res.headers.emplace_back("Location", "/checkouts/" + accepted->checkout_id);
+        return res;
+    }
+    if (std::regex_match(path, m, kCheckoutGet)) {
+        if (r.method != "GET") return method_not_allowed();
+        auto view = ordering::CheckoutOrchestrator::Get(db, m[1]);
+        if (view) {
+            json j = {{"id", view->id}, {"state", view->state}};
+            if (!view->order_id.empty()) j["orderId"] = view->order_id;
+            if (!view->reason.empty()) j["reason"] = view->reason;
+            return Json(200, j);
+        }
+        if (view.error().code != ErrorCode::kNotFound) return FromError(view.error());
+        // Accepted but the saga has not started yet.
+        const Value k[] = {std::string(m[1])};
+        auto known = db.Query("SELECT 1 FROM shop_checkout_keys WHERE checkout_id = ?", k);
+        if (known && !known->empty())
+            return Json(200, {{"id", std::string(m[1])}, {"state", "pending"}});
+        return Problem(404, "Not Found", "no checkout '" + std::string(m[1]) + "'");
+    }
+    if (std::regex_match(path, m, kOrder)) {
+        if (r.method != "GET") return method_not_allowed();
+        auto o = ordering::OrderService::Get(db, m[1]);
+        return o ? Json(200, OrderJson(*o)) : FromError(o.error());
+    }
+    if (std::regex_match(path, m, kCancel)) {
+        if (r.method != "POST") return method_not_allowed();
+        auto o = ordering::OrderService::RequestCancel(db, system_.bus(), m[1]);
+        if (!o) return FromError(o.error());
+        system_.bus().Notify();
+        return Json(202, OrderJson(*o));
+    }
+    return Problem(404, "Not Found", "no route " + r.method + " " + r.path);
+}
+
+HttpResponse Api::Metrics(storage::Connection& db) {
+    std::string out;
+    auto rows = db.Query(
+        "SELECT CASE WHEN state IN ('completed','rejected') THEN state ELSE 'pending' END, "
+        "count(*) "
+        "FROM ord_sagas GROUP BY 1 ORDER BY 1");
+    out += "# HELP acme_checkouts_total Checkouts by outcome.\n# TYPE acme_checkouts_total gauge\n";
+    if (rows) {
+        for (const auto& r : *rows) {
+            out += "acme_checkouts_total{outcome=\"" + r.Text(0) + "\"} " + r.Text(1) + "\n";
+        }
+    }
+    out +=
+        "# HELP acme_saga_step_seconds Saga step latency.\n# TYPE acme_saga_step_seconds summary\n";
+    auto steps = db.Query(
+        "SELECT step, count(*), sum(finished_ms - started_ms) FROM ord_saga_steps WHERE "
+        "finished_ms "
+        "IS NOT NULL GROUP BY step ORDER BY step");
+    if (steps) {
+        for (const auto& r : *steps) {
+            out += "acme_saga_step_seconds_count{step=\"" + r.Text(0) + "\"} " + r.Text(1) + "\n";
+            out += "acme_saga_step_seconds_sum{step=\"" + r.Text(0) + "\"} " +
+                   std::to_string(static_cast<double>(r.Int(2)) / 1000.0) + "\n";
+        }
+    }
+    auto lag = db.Query(
+        "SELECT COALESCE((SELECT max(seq) FROM bus_log), 0) - COALESCE((SELECT min(seq) FROM "
+        "bus_offsets), 0)");
+    out +=
+        "# HELP acme_outbox_lag_messages Messages the slowest consumer has not read.\n"
+        "# TYPE acme_outbox_lag_messages gauge\n";
+    out += "acme_outbox_lag_messages " + (lag && !lag->empty() ? lag->front().Text(0) : "0") + "\n";
+    auto dead = db.Query("SELECT count(*) FROM bus_dead_letters WHERE replayed = 0");
+    out +=
+        "# HELP acme_dead_letters Dead letters awaiting replay.\n# TYPE acme_dead_letters gauge\n";
+    out += "acme_dead_letters " + (dead && !dead->empty() ? dead->front().Text(0) : "0") + "\n";
+    const auto stats = system_.bus().Stats();
+    out += "# TYPE acme_messages_published_total counter\nacme_messages_published_total " +
+           std::to_string(stats.published) + "\n";
+    out += "# TYPE acme_messages_handled_total counter\nacme_messages_handled_total " +
+           std::to_string(stats.handled) + "\n";
+    out += "# TYPE acme_message_retries_total counter\nacme_message_retries_total " +
+           std::to_string(stats.retries) + "\n";
+    return {200, "text/plain; version=0.0.4", out, {}};
+}
+
+}  // namespace acme::http
