@@ -1,6 +1,7 @@
 // acme: the Acme Commerce command line. Wires the subcommands; each lives with its subsystem.
 #include <CLI/CLI.hpp>
 
+#include "cli/bench_command.hpp"
 #include "cli/catalog_commands.hpp"
 #include "cli/impact_command.hpp"
 #include "cli/system_commands.hpp"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
     acme::cli::AddCatalogCommands(app, exit_code);
     acme::cli::AddImpactCommand(app, exit_code);
     acme::cli::AddSystemCommands(app, exit_code);
+    acme::cli::AddBenchCommand(app, exit_code);
     CLI11_PARSE(app, argc, argv);
     return exit_code;
 }

@@ -1,0 +1,258 @@
+#include "cli/bench_command.hpp"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "cli/exit_codes.hpp"
+#include "http/api.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
+#include "runtime/system.hpp"
+
+namespace acme::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchArgs {
+    int checkouts = 2000;
+    int concurrency = 32;
+    double rate = 0;   // checkouts per second; 0 = as fast as possible
+    std::string url;   // external server; empty = start one in-process
+    std::string data;  // data folder (embedded: default a temporary one)
+    std::string durability = "normal";
+    std::string token = "tok_visa";
+    bool no_wait = false;
+    double timeout_s = 300;
+};
+
+double Percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const auto at = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+    return v[std::min(at, v.size() - 1)];
+}
+
+struct Counts {
+    std::int64_t completed = 0, rejected = 0, pending = 0;
+};
+
+Counts SagaCounts(storage::Connection& db) {
+    Counts c;
+    auto rows = db.Query("SELECT state, count(*) FROM ord_sagas GROUP BY state");
+    if (!rows) return c;
+    for (const auto& r : *rows) {
+        if (r.Text(0) == "completed")
+            c.completed = r.Int(1);
+        else if (r.Text(0) == "rejected")
+            c.rejected = r.Int(1);
+        else
+            c.pending += r.Int(1);
+    }
+    return c;
+}
+
+int RunBench(const BenchArgs& args) {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 0;
+    std::unique_ptr<runtime::System> system;
+    std::unique_ptr<http::Api> api;
+    std::unique_ptr<http::HttpServer> server;
+    std::filesystem::path data = args.data;
+    const bool embedded = args.url.empty();
+    static SystemClock clock;
+    if (embedded) {
+        if (data.empty()) {
+            data = std::filesystem::temp_directory_path() /
+                   ("acme-bench-" + std::to_string(std::random_device{}()));
+        }
+        runtime::SystemOptions options;
+        options.data_dir = data;
+        options.durability =
+            args.durability == "full" ? storage::Durability::kFull : storage::Durability::kNormal;
+        options.initial_stock = static_cast<std::int64_t>(args.checkouts) + 1000;
+        // Fulfilment after the order is created is outside the measured path.
+        options.warehouse = {3'600'000, 3'600'000, 3'600'000, 1'000};
+        auto s = runtime::System::Open(options, clock);
+        if (!s) return ReportError(s.error());
+        system = std::move(*s);
+        if (auto ok = system->Start(); !ok) return ReportError(ok.error());
+        api = std::make_unique<http::Api>(*system);
+        auto srv =
+            http::HttpServer::Start({.host = host, .port = 0, .threads = 2},
+                                    [&](const http::HttpRequest& r) { return api->Handle(r); });
+        if (!srv) return ReportError(srv.error());
+        server = std::move(*srv);
+        port = server->port();
+    } else {
+        auto parsed = http::ParseBaseUrl(args.url);
+        if (!parsed) return ReportError(parsed.error());
+        host = parsed->first;
+        port = parsed->second;
+    }
+    std::unique_ptr<storage::Connection> db;
+    if (!data.empty()) {
+        auto conn = storage::OpenSqlite(data / "acme.sqlite");
+        if (conn) db = std::move(*conn);
+    }
+    std::printf(
+        "acme bench: %d checkouts, concurrency %d, rate %s, server %s:%u (%s), durability %s\n",
+        args.checkouts, args.concurrency,
+        args.rate > 0 ? (std::to_string(args.rate) + "/s").c_str() : "max", host.c_str(), port,
+        embedded ? "in-process" : "external", args.durability.c_str());
+    std::fflush(stdout);
+
+    static const char* kSkus[] = {"SKU-KETTLE",  "SKU-MUG",    "SKU-BEANS",
+                                  "SKU-GRINDER", "SKU-FILTER", "SKU-SCALE"};
+    std::atomic<int> next{0}, accepted{0}, errors{0}, retries{0};
+    std::mutex lat_mutex;
+    std::vector<double> checkout_ms;
+    const auto start = Clock::now();
+    const std::string run = std::to_string(std::random_device{}());
+    std::atomic<bool> done_sending{false};
+    auto worker = [&] {
+        http::HttpClient client(host, port);
+        std::vector<double> local;
+        for (;;) {
+            const int i = next.fetch_add(1);
+            if (i >= args.checkouts) break;
+            if (args.rate > 0) {
+                std::this_thread::sleep_until(start +
+                                              std::chrono::duration_cast<Clock::duration>(
+                                                  std::chrono::duration<double>(i / args.rate)));
+            }
+            // Retry each call until it succeeds: a restarted server must lose nothing accepted.
+            auto call = [&](const std::string& method, const std::string& target,
+                            const std::string& body, int expect,
+                            const std::vector<std::pair<std::string, std::string>>& h = {})
+                -> std::optional<http::ClientResponse> {
+                for (int attempt = 0; attempt < 600; ++attempt) {
+                    auto r = client.Send(method, target, body, h);
+                    if (r && r->status == expect) return *r;
+                    if (r && r->status < 500) {
+                        errors.fetch_add(1);
+                        return std::nullopt;
+                    }
+                    retries.fetch_add(1);
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                }
+                errors.fetch_add(1);
+                return std::nullopt;
+            };
+            auto cart =
+                call("POST", "/carts", R"({"customerId":"bench-)" + std::to_string(i) + "\"}", 201);
+            if (!cart) continue;
+            const std::string cart_id = nlohmann::json::parse(cart->body).at("id");
+            const std::string item = nlohmann::json{{"sku", kSkus[i % 6]}, {"quantity", 1}}.dump();
+            if (!call("POST", "/carts/" + cart_id + "/items", item, 200)) continue;
+            const auto t0 = Clock::now();
+            auto co = call("POST", "/carts/" + cart_id + "/checkout",
+                           nlohmann::json{{"paymentToken", args.token}}.dump(), 202,
+                           {{"Idempotency-Key", "bench-" + run + "-" + std::to_string(i)}});
+            if (!co) continue;
+            local.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+            accepted.fetch_add(1);
+        }
+        std::lock_guard lock(lat_mutex);
+        checkout_ms.insert(checkout_ms.end(), local.begin(), local.end());
+    };
+    std::vector<std::thread> workers;
+    for (int t = 0; t < std::max(1, args.concurrency); ++t) workers.emplace_back(worker);
+    std::thread progress([&] {
+        while (!done_sending) {
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+            const double s = std::chrono::duration<double>(Clock::now() - start).count();
+            const Counts c = db ? SagaCounts(*db) : Counts{};
+            std::printf(
+                "  %6.1fs  accepted %d/%d  orders created %lld  rejected %lld  in flight %lld\n", s,
+                accepted.load(), args.checkouts, static_cast<long long>(c.completed),
+                static_cast<long long>(c.rejected),
+                static_cast<long long>(accepted.load() - c.completed - c.rejected));
+            std::fflush(stdout);
+        }
+    });
+    for (auto& w : workers) w.join();
+    const double send_s = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!args.no_wait && db) {
+        while (std::chrono::duration<double>(Clock::now() - start).count() < args.timeout_s) {
+            const Counts c = SagaCounts(*db);
+            if (c.completed + c.rejected >= accepted.load() && c.pending == 0) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    done_sending = true;
+    progress.join();
+    std::printf("\naccepted %d checkouts in %.2f s (%.0f/s), %d errors, %d retried calls\n",
+                accepted.load(), send_s, accepted.load() / send_s, errors.load(), retries.load());
+    std::printf("POST /checkout latency: p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n",
+                Percentile(checkout_ms, 0.5), Percentile(checkout_ms, 0.9),
+                Percentile(checkout_ms, 0.99), Percentile(checkout_ms, 1.0));
+    int rc = kExitOk;
+    if (db && !args.no_wait) {
+        // Accepted (cart-checked-out committed) -> order created (saga completed), server side.
+        auto rows = db->Query(
+            "SELECT s.updated_ms - l.created_ms, s.updated_ms, l.created_ms FROM ord_sagas s JOIN "
+            "bus_log l ON l.type = 'cart-checked-out' AND l.subject = s.checkout_id WHERE s.state "
+            "= "
+            "'completed'");
+        std::vector<double> e2e;
+        std::int64_t first = INT64_MAX, last = 0;
+        if (rows) {
+            for (const auto& r : *rows) {
+                e2e.push_back(static_cast<double>(r.Int(0)));
+                last = std::max(last, r.Int(1));
+                first = std::min(first, r.Int(2));
+            }
+        }
+        const Counts c = SagaCounts(*db);
+        const double span_s = e2e.empty() ? 0 : static_cast<double>(last - first) / 1000.0;
+        std::printf("orders created %lld, rejected %lld, pending %lld\n",
+                    static_cast<long long>(c.completed), static_cast<long long>(c.rejected),
+                    static_cast<long long>(c.pending));
+        std::printf(
+            "throughput (first accept -> last order created): %.0f checkouts/s over %.2f s\n",
+            span_s > 0 ? static_cast<double>(e2e.size()) / span_s : 0.0, span_s);
+        std::printf(
+            "accepted -> order created: p50 %.0f ms  p90 %.0f ms  p99 %.0f ms  max %.0f ms\n",
+            Percentile(e2e, 0.5), Percentile(e2e, 0.9), Percentile(e2e, 0.99),
+            Percentile(e2e, 1.0));
+        if (c.pending > 0) rc = kExitFindings;
+    }
+    if (server) server->Stop();
+    if (system) system->Stop();
+    if (embedded && args.data.empty()) std::filesystem::remove_all(data);
+    return errors.load() > 0 ? kExitFindings : rc;
+}
+
+}  // namespace
+
+void AddBenchCommand(CLI::App& app, int& exit_code) {
+    auto args = std::make_shared<BenchArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "bench", "drive checkouts through the HTTP API; report throughput and latency");
+    cmd->add_option("--checkouts", args->checkouts, "checkouts to place")
+        ->check(CLI::Range(1, 10'000'000));
+    cmd->add_option("--concurrency", args->concurrency, "client threads")
+        ->check(CLI::Range(1, 1024));
+    cmd->add_option("--rate", args->rate, "checkouts per second (default: as fast as possible)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--url", args->url, "an acme serve to drive (default: start one in-process)");
+    cmd->add_option("--data", args->data,
+                    "data folder to read results from (and to use in-process)");
+    cmd->add_option("--durability", args->durability, "in-process server durability")
+        ->check(CLI::IsMember({"normal", "full"}));
+    cmd->add_option("--token", args->token, "payment token for every checkout");
+    cmd->add_flag("--no-wait", args->no_wait, "do not wait for the sagas to finish");
+    cmd->add_option("--timeout", args->timeout_s, "seconds to wait for the sagas");
+    cmd->callback([&exit_code, args] { exit_code = RunBench(*args); });
+}
+
+}  // namespace acme::cli
