@@ -1,6 +1,7 @@
 #include "messaging/bus.hpp"
 
 #include <algorithm>
+#include <climits>
 
 namespace acme::messaging {
 
@@ -138,8 +139,11 @@ void MessageBus::PrepareFetchSql(Consumer& c) {
         if (!in.empty()) in += ",";
         in += "'" + type + "'";  // catalog ids: [a-z0-9-], checked by Subscribe
     }
-    c.fetch_sql = std::string("SELECT ") + kColumns + " FROM bus_log WHERE seq > ? AND type IN (" +
-                  in + ") ORDER BY seq LIMIT ?";
+    // `+type` keeps SQLite on the primary key: a range scan over the new rows, in order, with
+    // no sort; the range is short because `scanned` skips rows other consumers care about.
+    c.fetch_sql = std::string("SELECT ") + kColumns +
+                  " FROM bus_log WHERE seq > ? AND seq <= ? AND +type IN (" + in +
+                  ") ORDER BY seq LIMIT ?";
 }
 
 void MessageBus::AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) {
@@ -231,11 +235,25 @@ Result<std::size_t> MessageBus::ProcessNew(Consumer& c, storage::Connection& db)
     const Value who[] = {c.name};
     auto offset_rows = db.Query("SELECT seq FROM bus_offsets WHERE consumer = ?", who);
     if (!offset_rows) return std::unexpected(offset_rows.error());
-    const std::int64_t offset = offset_rows->empty() ? 0 : offset_rows->front().Int(0);
-    const Value fetch[] = {offset, static_cast<std::int64_t>(options_.batch_size)};
+    const std::int64_t stored = offset_rows->empty() ? 0 : offset_rows->front().Int(0);
+    // The stored offset moves only with handled messages; `scanned` also skips the rows of
+    // other consumers. A stored offset this thread did not leave means a reset: obey it.
+    if (c.scanned_from != stored) c.scanned = -1;
+    const std::int64_t offset = std::max(stored, c.scanned);
+    auto top_rows = db.Query("SELECT COALESCE(max(seq), 0) FROM bus_log");
+    if (!top_rows) return std::unexpected(top_rows.error());
+    const std::int64_t top = top_rows->front().Int(0);
+    if (top <= offset) return 0;
+    const Value fetch[] = {offset, top, static_cast<std::int64_t>(options_.batch_size)};
     auto rows = db.Query(c.fetch_sql, fetch);
     if (!rows) return std::unexpected(rows.error());
-    if (rows->empty()) return 0;
+    if (rows->empty()) {
+        c.scanned = top;  // nothing for us up to here
+        c.scanned_from = stored;
+        return 0;
+    }
+    // A full batch resumes after its last row; a short one covered everything up to `top`.
+    const bool full = rows->size() == static_cast<std::size_t>(options_.batch_size);
     std::vector<Envelope> batch;
     batch.reserve(rows->size());
     for (const auto& r : *rows) batch.push_back(FromRow(r));
@@ -270,6 +288,8 @@ Result<std::size_t> MessageBus::ProcessNew(Consumer& c, storage::Connection& db)
             db.Rollback();
             return std::unexpected(ok.error());
         }
+        c.scanned = full ? batch.back().seq : top;
+        c.scanned_from = batch.back().seq;
         return batch.size();
     }
     db.Rollback();
@@ -298,13 +318,27 @@ Result<std::size_t> MessageBus::ProcessNew(Consumer& c, storage::Connection& db)
         if (auto ok = RecordFailure(c, db, e, 1, r.error().message, true); !ok) {
             return std::unexpected(ok.error());
         }
+        c.next_retry_check = 0;  // a retry is now scheduled
     }
+    c.scanned = full ? batch.back().seq : top;
+    c.scanned_from = batch.back().seq;
     return batch.size();
 }
 
 Result<std::size_t> MessageBus::ProcessRetries(Consumer& c, storage::Connection& db) {
-    const Value due[] = {c.name, clock_.NowMillis(),
-                         static_cast<std::int64_t>(options_.batch_size)};
+    const std::int64_t now = clock_.NowMillis();
+    if (now < c.next_retry_check) return 0;
+    // Nothing due: look again when the earliest retry is due, and at least every second
+    // (`acme dlq replay` from another process adds retries this process did not schedule).
+    const Value who[] = {c.name};
+    auto next = db.Query("SELECT min(next_at) FROM bus_retries WHERE consumer = ?", who);
+    if (!next) return std::unexpected(next.error());
+    const std::int64_t earliest = next->front().IsNull(0) ? INT64_MAX : next->front().Int(0);
+    if (earliest > now) {
+        c.next_retry_check = std::min(earliest, now + 1000);
+        return 0;
+    }
+    const Value due[] = {c.name, now, static_cast<std::int64_t>(options_.batch_size)};
     auto rows = db.Query(std::string("SELECT r.attempts, l.") +
                              "seq, l.id, l.type, l.source, l.subject, l.dataschema, "
                              "l.correlation_id, l.causation_id, l.traceparent, l.data, l.time "

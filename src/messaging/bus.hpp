@@ -141,6 +141,11 @@ class MessageBus {
         std::string name;
         std::map<std::string, Handler> handlers;
         std::string fetch_sql;
+        // In memory, owned by the consumer's thread: how far the log has been scanned (the
+        // stored offset only moves with handled messages), and when retries are next due.
+        std::int64_t scanned = -1;
+        std::int64_t scanned_from = -1;  // the stored offset `scanned` was derived from
+        std::int64_t next_retry_check = 0;
     };
     struct TickerEntry {
         std::string service;
