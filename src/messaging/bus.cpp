@@ -182,7 +182,20 @@ Result<bool> MessageBus::HandleOne(Consumer& c, storage::Connection& db, const E
     auto it = c.handlers.find(e.type);
     if (it == c.handlers.end()) return false;
     Publisher out(*this, db, c.name, &e);
-    if (auto ok = it->second(e, out); !ok) return std::unexpected(ok.error());
+    // A handler that throws on a malformed message (a payload that slipped past the contract,
+    // a replayed or hand-inserted row) fails that message like an error does: it is retried
+    // and dead-lettered with the reason, and the consumer goes on. Contract violations in
+    // strict mode stay exceptions: tests make them fatal.
+    Result<void> ok;
+    try {
+        ok = it->second(e, out);
+    } catch (const ContractViolation&) {
+        throw;
+    } catch (const std::exception& ex) {
+        ok = MakeError(ErrorCode::kInvalidArgument,
+                       std::string("handler failed on ") + e.type + " " + e.id + ": " + ex.what());
+    }
+    if (!ok) return std::unexpected(ok.error());
     handled_.fetch_add(1);
     return true;
 }

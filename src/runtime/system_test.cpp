@@ -286,6 +286,26 @@ TEST_F(SystemTest, ConcurrentCheckoutsNeverOversellTheLastUnit) {
     ExpectAuditClean();
 }
 
+TEST_F(SystemTest, MalformedMessageIsDeadLetteredAndTheRestFlows) {
+    options_.bus.max_attempts = 2;
+    Open();
+    // A row that bypassed the contract check: reserve-inventory without items.
+    ASSERT_TRUE(system_->db().Execute(
+        "INSERT INTO bus_log(id, type, source, subject, dataschema, correlation_id, causation_id, "
+        "traceparent, data, time, created_ms) VALUES ('bad-1', 'reserve-inventory', "
+        "'checkout-orchestrator', 'x', 'reserve-inventory@1.0.0', 'x', '', '', "
+        "'{\"checkoutId\":\"x\"}', '', 0)"));
+    const std::string id = Checkout("tok_visa");
+    Drive(20);
+    EXPECT_EQ(View(id).state, "completed");
+    auto dead = messaging::ListDeadLetters(system_->db(), false);
+    ASSERT_TRUE(dead.has_value());
+    ASSERT_EQ(dead->size(), 1u);
+    EXPECT_EQ(dead->front().type, "reserve-inventory");
+    EXPECT_EQ(dead->front().consumer, "inventory-service");
+    EXPECT_NE(dead->front().reason.find("items"), std::string::npos) << dead->front().reason;
+}
+
 TEST(CheckoutSagaTest, DefinitionMatchesTheCatalogFlow) {
     auto catalog = catalog::LoadCatalog(SourceDir() / "catalog");
     ASSERT_TRUE(catalog.has_value());
