@@ -244,6 +244,32 @@ Result<void> MessageBus::RecordFailure(Consumer& c, storage::Connection& db, con
     });
 }
 
+Result<Result<bool>> MessageBus::HandleAlone(Consumer& c, storage::Connection& db,
+                                             const Envelope& e,
+                                             const std::function<Result<void>()>& on_success) {
+    if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
+    Result<bool> r;
+    try {
+        r = HandleOne(c, db, e);
+    } catch (...) {
+        db.Rollback();
+        throw;
+    }
+    if (!r) {
+        db.Rollback();
+        return r;  // the handler failed: the caller records the failure
+    }
+    if (auto ok = on_success(); !ok) {
+        db.Rollback();
+        return std::unexpected(ok.error());
+    }
+    if (auto ok = db.Commit(); !ok) {
+        db.Rollback();
+        return std::unexpected(ok.error());
+    }
+    return r;
+}
+
 Result<std::size_t> MessageBus::ProcessNew(Consumer& c, storage::Connection& db) {
     const Value who[] = {c.name};
     auto offset_rows = db.Query("SELECT seq FROM bus_offsets WHERE consumer = ?", who);
@@ -308,27 +334,10 @@ Result<std::size_t> MessageBus::ProcessNew(Consumer& c, storage::Connection& db)
     db.Rollback();
     // Slow path: one transaction per message, to isolate the one that fails.
     for (const Envelope& e : batch) {
-        if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
-        Result<bool> r;
-        try {
-            r = HandleOne(c, db, e);
-        } catch (...) {
-            db.Rollback();
-            throw;
-        }
-        if (r) {
-            if (auto ok = set_offset(e.seq); !ok) {
-                db.Rollback();
-                return std::unexpected(ok.error());
-            }
-            if (auto ok = db.Commit(); !ok) {
-                db.Rollback();
-                return std::unexpected(ok.error());
-            }
-            continue;
-        }
-        db.Rollback();
-        if (auto ok = RecordFailure(c, db, e, 1, r.error().message, true); !ok) {
+        auto r = HandleAlone(c, db, e, [&] { return set_offset(e.seq); });
+        if (!r) return std::unexpected(r.error());
+        if (*r) continue;
+        if (auto ok = RecordFailure(c, db, e, 1, r->error().message, true); !ok) {
             return std::unexpected(ok.error());
         }
         c.next_retry_check = 0;  // a retry is now scheduled
@@ -363,33 +372,16 @@ Result<std::size_t> MessageBus::ProcessRetries(Consumer& c, storage::Connection&
     for (const auto& row : *rows) {
         const int attempts = static_cast<int>(row.Int(0));
         const Envelope e = FromRow(row, 1);
-        if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
-        Result<bool> r;
-        try {
-            r = HandleOne(c, db, e);
-        } catch (...) {
-            db.Rollback();
-            throw;
-        }
-        if (r) {
-            const Value del[] = {c.name, e.seq};
-            if (auto ok = db.Execute("DELETE FROM bus_retries WHERE consumer = ? AND seq = ?", del);
-                !ok) {
-                db.Rollback();
-                return std::unexpected(ok.error());
-            }
-            if (auto ok = db.Commit(); !ok) {
-                db.Rollback();
-                return std::unexpected(ok.error());
-            }
-            ++done;
-            continue;
-        }
-        db.Rollback();
-        if (auto ok = RecordFailure(c, db, e, attempts + 1, r.error().message, false); !ok) {
+        const Value del[] = {c.name, e.seq};
+        auto r = HandleAlone(c, db, e, [&] {
+            return db.Execute("DELETE FROM bus_retries WHERE consumer = ? AND seq = ?", del);
+        });
+        if (!r) return std::unexpected(r.error());
+        ++done;
+        if (*r) continue;
+        if (auto ok = RecordFailure(c, db, e, attempts + 1, r->error().message, false); !ok) {
             return std::unexpected(ok.error());
         }
-        ++done;
     }
     return done;
 }

@@ -157,6 +157,10 @@ class MessageBus {
     Result<std::size_t> ProcessNew(Consumer& c, storage::Connection& db);
     Result<std::size_t> ProcessRetries(Consumer& c, storage::Connection& db);
     Result<bool> HandleOne(Consumer& c, storage::Connection& db, const Envelope& e);
+    // Handles `e` in a transaction of its own and runs `on_success` in it before committing.
+    // Outer error: the database failed; inner error: the handler failed (rolled back).
+    Result<Result<bool>> HandleAlone(Consumer& c, storage::Connection& db, const Envelope& e,
+                                     const std::function<Result<void>()>& on_success);
     Result<void> RecordFailure(Consumer& c, storage::Connection& db, const Envelope& e,
                                int attempts, const std::string& reason, bool advance_offset);
     Result<std::size_t> RunTicker(TickerEntry& t, storage::Connection& db, bool force);

@@ -25,6 +25,21 @@ Result<json> Parse(const std::string& text) {
     return j;
 }
 
+// Voids an authorization that is still authorized (a no-op for anything else, so a
+// redelivered void is harmless) and answers payment-voided with `reply`.
+Result<void> VoidAuthorization(messaging::Publisher& out, const std::string& subject,
+                               const std::string& auth, json reply) {
+    const Value v[] = {out.NowMillis(), auth};
+    if (auto ok = out.db().Execute("UPDATE pay_payments SET status = 'voided', updated_ms = ? "
+                                   "WHERE authorization_id = ? AND status = 'authorized'",
+                                   v);
+        !ok) {
+        return ok;
+    }
+    reply["authorizationId"] = auth;
+    return out.Publish("payment-voided", subject, reply.dump());
+}
+
 }  // namespace
 
 SimulatedGateway::SimulatedGateway(SimulatedGatewayOptions options)
@@ -105,18 +120,10 @@ Result<void> PaymentService::Register(messaging::MessageBus& bus) {
                            messaging::Publisher& out) -> Result<void> {
         auto data = Parse(e.data);
         if (!data) return std::unexpected(data.error());
-        const std::string auth = data->at("authorizationId").get<std::string>();
-        const Value v[] = {out.NowMillis(), auth};
-        if (auto ok = out.db().Execute("UPDATE pay_payments SET status = 'voided', updated_ms = ? "
-                                       "WHERE authorization_id = ? "
-                                       "AND status = 'authorized'",
-                                       v);
-            !ok) {
-            return ok;
-        }
-        json reply = {{"authorizationId", auth}};
+        json reply = json::object();
         if (data->contains("checkoutId")) reply["checkoutId"] = data->at("checkoutId");
-        return out.Publish("payment-voided", e.subject, reply.dump());
+        return VoidAuthorization(out, e.subject, data->at("authorizationId").get<std::string>(),
+                                 std::move(reply));
     };
     auto capture = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
         auto data = Parse(e.data);
@@ -143,18 +150,8 @@ Result<void> PaymentService::Register(messaging::MessageBus& bus) {
     auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
         auto data = Parse(e.data);
         if (!data) return std::unexpected(data.error());
-        const std::string auth = data->at("authorizationId").get<std::string>();
-        const Value v[] = {out.NowMillis(), auth};
-        if (auto ok = out.db().Execute("UPDATE pay_payments SET status = 'voided', updated_ms = ? "
-                                       "WHERE authorization_id = ? "
-                                       "AND status = 'authorized'",
-                                       v);
-            !ok) {
-            return ok;
-        }
-        return out.Publish(
-            "payment-voided", e.subject,
-            json{{"authorizationId", auth}, {"orderId", data->at("orderId")}}.dump());
+        return VoidAuthorization(out, e.subject, data->at("authorizationId").get<std::string>(),
+                                 json{{"orderId", data->at("orderId")}});
     };
     for (auto [type, handler] :
          {std::pair<const char*, messaging::Handler>{"authorize-payment", authorize},
