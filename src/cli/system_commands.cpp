@@ -22,6 +22,11 @@ struct ServeArgs {
     std::string durability = "normal";
     int http_threads = 2;
     std::int64_t ship_ms = 2'000;
+    double decline_rate = 0;
+    double error_rate = 0;
+    double timeout_rate = 0;
+    std::int64_t gateway_latency_ms = 0;
+    std::int64_t late_answer_ms = -1;
 };
 
 int RunServe(const ServeArgs& args) {
@@ -44,6 +49,11 @@ int RunServe(const ServeArgs& args) {
     options.durability =
         args.durability == "full" ? storage::Durability::kFull : storage::Durability::kNormal;
     options.warehouse = {args.ship_ms, args.ship_ms, args.ship_ms, 50};
+    options.gateway.decline_rate = args.decline_rate;
+    options.gateway.error_rate = args.error_rate;
+    options.gateway.timeout_rate = args.timeout_rate;
+    options.gateway.latency_ms = args.gateway_latency_ms;
+    options.payments.late_answer_ms = args.late_answer_ms;
     static SystemClock clock;
     // Block the stop signals before any thread starts, so only sigwait sees them.
     sigset_t signals;
@@ -145,6 +155,24 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
         ->check(CLI::Range(1, 64));
     serve->add_option("--stage-ms", serve_args->ship_ms, "warehouse pick/pack/ship time per stage")
         ->check(CLI::NonNegativeNumber);
+    serve
+        ->add_option("--gateway-decline-rate", serve_args->decline_rate,
+                     "simulated gateway: share of approvable payments declined")
+        ->check(CLI::Range(0.0, 1.0));
+    serve
+        ->add_option("--gateway-error-rate", serve_args->error_rate,
+                     "simulated gateway: share failing with an error (retried)")
+        ->check(CLI::Range(0.0, 1.0));
+    serve
+        ->add_option("--gateway-timeout-rate", serve_args->timeout_rate,
+                     "simulated gateway: share never answered in time")
+        ->check(CLI::Range(0.0, 1.0));
+    serve
+        ->add_option("--gateway-latency-ms", serve_args->gateway_latency_ms,
+                     "simulated gateway: latency of every answer")
+        ->check(CLI::NonNegativeNumber);
+    serve->add_option("--gateway-late-answer-ms", serve_args->late_answer_ms,
+                      "simulated gateway: approve unanswered payments this late (default never)");
     serve->callback([&exit_code, serve_args] { exit_code = RunServe(*serve_args); });
 
     auto audit_data = std::make_shared<std::string>("data");

@@ -53,9 +53,15 @@ GatewayDecision SimulatedGateway::Authorize(const std::string& token, std::int64
     if (token == "tok_timeout") return {GatewayOutcome::kNoAnswer, "gateway_timeout"};
     if (token == "tok_error") return {GatewayOutcome::kError, "gateway_error"};
     if (amount > options_.decline_above) return {GatewayOutcome::kDeclined, "amount_limit"};
-    if (options_.decline_rate > 0) {
+    if (options_.decline_rate > 0 || options_.error_rate > 0 || options_.timeout_rate > 0) {
         std::lock_guard lock(mutex_);
-        if (std::uniform_real_distribution<double>(0, 1)(rng_) < options_.decline_rate) {
+        // One draw split into bands: [error | timeout | decline | approve].
+        const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
+        if (u < options_.error_rate) return {GatewayOutcome::kError, "gateway_error"};
+        if (u < options_.error_rate + options_.timeout_rate) {
+            return {GatewayOutcome::kNoAnswer, "gateway_timeout"};
+        }
+        if (u < options_.error_rate + options_.timeout_rate + options_.decline_rate) {
             return {GatewayOutcome::kDeclined, "card_declined"};
         }
     }

@@ -35,6 +35,8 @@ class PaymentGateway {
 struct SimulatedGatewayOptions {
     std::int64_t decline_above = 5'000'000;  // amounts above this are declined
     double decline_rate = 0.0;               // share of tok_visa authorizations declined
+    double error_rate = 0.0;                 // share failing with a gateway error (retried)
+    double timeout_rate = 0.0;               // share never answered (the saga's deadline fires)
     std::int64_t latency_ms = 0;             // added to every answer
     std::uint64_t seed = 1;
 };

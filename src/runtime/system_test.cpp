@@ -286,6 +286,28 @@ TEST_F(SystemTest, ConcurrentCheckoutsNeverOversellTheLastUnit) {
     ExpectAuditClean();
 }
 
+TEST_F(SystemTest, GatewayFaultsByRateAllEndCleanly) {
+    // A third of the gateway's answers are errors (retried, then dead-lettered), timeouts
+    // (the deadline compensates) or declines; every checkout still ends and the audit holds.
+    options_.gateway = {.decline_rate = 0.1, .error_rate = 0.1, .timeout_rate = 0.1, .seed = 42};
+    options_.bus.max_attempts = 3;
+    Open();
+    std::vector<std::string> ids;
+    for (int i = 0; i < 60; ++i) ids.push_back(Checkout("tok_visa", "SKU-FILTER", 1));
+    Drive(60);
+    std::map<std::string, int> outcomes;
+    for (const auto& id : ids) {
+        const auto v = View(id);
+        ++outcomes[v.state == "rejected" ? v.reason.substr(0, v.reason.find(':')) : v.state];
+    }
+    EXPECT_EQ(outcomes["pending"], 0);
+    EXPECT_GT(outcomes["completed"], 30);
+    EXPECT_GT(outcomes["payment_declined"], 0);
+    EXPECT_GT(outcomes["payment_timeout"], 0);
+    EXPECT_GT(system_->bus().Stats().retries, 0);
+    ExpectAuditClean();
+}
+
 TEST_F(SystemTest, MalformedMessageIsDeadLetteredAndTheRestFlows) {
     options_.bus.max_attempts = 2;
     Open();
