@@ -96,8 +96,20 @@ int RunServe(const ServeArgs& args) {
     return kExitOk;
 }
 
+// Opens the data folder's database without creating one: a typo in --data must not look
+// like an empty, healthy system.
+Result<std::unique_ptr<storage::Connection>> OpenExisting(const std::string& data) {
+    const auto path = std::filesystem::path(data) / "acme.sqlite";
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+        return MakeError(ErrorCode::kNotFound,
+                         "no acme data in '" + data + "' (expected " + path.string() + ")");
+    }
+    return storage::OpenSqlite(path);
+}
+
 int RunAudit(const std::string& data, bool allow_pending) {
-    auto db = storage::OpenSqlite(std::filesystem::path(data) / "acme.sqlite");
+    auto db = OpenExisting(data);
     if (!db) return ReportError(db.error());
     auto report = runtime::Audit(**db, allow_pending);
     if (!report) return ReportError(report.error());
@@ -112,7 +124,7 @@ int RunAudit(const std::string& data, bool allow_pending) {
 }
 
 int RunDlqList(const std::string& data, bool all) {
-    auto db = storage::OpenSqlite(std::filesystem::path(data) / "acme.sqlite");
+    auto db = OpenExisting(data);
     if (!db) return ReportError(db.error());
     auto list = messaging::ListDeadLetters(**db, all);
     if (!list) return ReportError(list.error());
@@ -127,7 +139,7 @@ int RunDlqList(const std::string& data, bool all) {
 }
 
 int RunDlqReplay(const std::string& data, std::int64_t id) {
-    auto db = storage::OpenSqlite(std::filesystem::path(data) / "acme.sqlite");
+    auto db = OpenExisting(data);
     if (!db) return ReportError(db.error());
     SystemClock clock;
     auto n = messaging::ReplayDeadLetters(**db, id, clock.NowMillis());
