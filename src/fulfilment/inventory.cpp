@@ -104,7 +104,7 @@ Result<std::vector<StockLevel>> InventoryService::Stock(storage::Connection& db)
     return out;
 }
 
-Result<void> InventoryService::Register(messaging::MessageBus& bus) {
+Result<void> InventoryService::Register(messaging::Bus& bus) {
     auto reserve = [this](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
         auto data = Parse(e.data);
         if (!data) return std::unexpected(data.error());
@@ -201,7 +201,7 @@ Result<void> WarehouseService::Migrate(storage::Connection& db) {
     return db.ExecuteScript(kSchema);
 }
 
-Result<void> WarehouseService::Register(messaging::MessageBus& bus) {
+Result<void> WarehouseService::Register(messaging::Bus& bus) {
     auto created = [this](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
         auto data = Parse(e.data);
         if (!data) return std::unexpected(data.error());

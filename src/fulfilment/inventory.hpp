@@ -34,7 +34,7 @@ class InventoryService {
     [[nodiscard]] static Result<void> Seed(storage::Connection& db,
                                            const std::vector<StockLevel>& stock);
     [[nodiscard]] static Result<std::vector<StockLevel>> Stock(storage::Connection& db);
-    [[nodiscard]] Result<void> Register(messaging::MessageBus& bus);
+    [[nodiscard]] Result<void> Register(messaging::Bus& bus);
 
   private:
     IdGenerator& ids_;
@@ -54,7 +54,7 @@ class WarehouseService {
     explicit WarehouseService(WarehouseSchedule schedule) : schedule_(schedule) {}
 
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
-    [[nodiscard]] Result<void> Register(messaging::MessageBus& bus);
+    [[nodiscard]] Result<void> Register(messaging::Bus& bus);
 
   private:
     WarehouseSchedule schedule_;

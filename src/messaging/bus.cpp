@@ -78,17 +78,17 @@ Result<void> Publisher::Publish(const std::string& type, const std::string& subj
     return bus_.Publish(db_, service_, type, subject, data, cause_);
 }
 
-MessageBus::MessageBus(const ContractRegistry& contracts, const Clock& clock, IdGenerator& ids,
-                       BusOptions options)
+SqlLogBus::SqlLogBus(const ContractRegistry& contracts, const Clock& clock, IdGenerator& ids,
+                     BusOptions options)
     : contracts_(contracts), clock_(clock), ids_(ids), options_(options) {}
 
-MessageBus::~MessageBus() { Stop(); }
+SqlLogBus::~SqlLogBus() { Stop(); }
 
-Result<void> MessageBus::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
+Result<void> SqlLogBus::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
 
-Result<void> MessageBus::Publish(storage::Connection& db, const std::string& service,
-                                 const std::string& type, const std::string& subject,
-                                 const std::string& data, const Envelope* cause) {
+Result<void> SqlLogBus::Publish(storage::Connection& db, const std::string& service,
+                                const std::string& type, const std::string& subject,
+                                const std::string& data, const Envelope* cause) {
     if (auto ok = contracts_.CheckSend(service, type, data); !ok) {
         if (options_.strict_contracts) throw ContractViolation(ok.error().message);
         return ok;
@@ -119,8 +119,8 @@ Result<void> MessageBus::Publish(storage::Connection& db, const std::string& ser
     return ok;
 }
 
-Result<void> MessageBus::Subscribe(const std::string& consumer, const std::string& type,
-                                   Handler handler) {
+Result<void> SqlLogBus::Subscribe(const std::string& consumer, const std::string& type,
+                                  Handler handler) {
     if (!contracts_.Receives(consumer, type)) {
         return MakeError(ErrorCode::kFailedPrecondition, "contract violation: service '" +
                                                              consumer + "' does not declare '" +
@@ -133,7 +133,7 @@ Result<void> MessageBus::Subscribe(const std::string& consumer, const std::strin
     return {};
 }
 
-void MessageBus::PrepareFetchSql(Consumer& c) {
+void SqlLogBus::PrepareFetchSql(Consumer& c) {
     std::string in;
     for (const auto& [type, h] : c.handlers) {
         if (!in.empty()) in += ",";
@@ -146,11 +146,11 @@ void MessageBus::PrepareFetchSql(Consumer& c) {
                   ") ORDER BY seq LIMIT ?";
 }
 
-void MessageBus::AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) {
+void SqlLogBus::AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) {
     tickers_.push_back({service, period_ms, std::move(ticker), 0});
 }
 
-std::int64_t MessageBus::Backoff(int attempts) {
+std::int64_t SqlLogBus::Backoff(int attempts) {
     std::int64_t delay = options_.retry_base_ms;
     for (int i = 1; i < attempts && delay < options_.retry_max_ms; ++i) delay *= 2;
     delay = std::min(delay, options_.retry_max_ms);
@@ -168,7 +168,7 @@ std::int64_t MessageBus::Backoff(int attempts) {
            (half > 0 ? static_cast<std::int64_t>(r % static_cast<std::uint64_t>(half + 1)) : 0);
 }
 
-Result<bool> MessageBus::HandleOne(Consumer& c, storage::Connection& db, const Envelope& e) {
+Result<bool> SqlLogBus::HandleOne(Consumer& c, storage::Connection& db, const Envelope& e) {
     const Value key[] = {c.name, e.id};
     if (auto ok =
             db.Execute("INSERT OR IGNORE INTO bus_inbox(consumer, message_id) VALUES (?, ?)", key);
@@ -200,9 +200,9 @@ Result<bool> MessageBus::HandleOne(Consumer& c, storage::Connection& db, const E
     return true;
 }
 
-Result<void> MessageBus::RecordFailure(Consumer& c, storage::Connection& db, const Envelope& e,
-                                       int attempts, const std::string& reason,
-                                       bool advance_offset) {
+Result<void> SqlLogBus::RecordFailure(Consumer& c, storage::Connection& db, const Envelope& e,
+                                      int attempts, const std::string& reason,
+                                      bool advance_offset) {
     return storage::InTransaction(db, [&]() -> Result<void> {
         if (advance_offset) {
             const Value off[] = {c.name, e.seq};
@@ -244,9 +244,8 @@ Result<void> MessageBus::RecordFailure(Consumer& c, storage::Connection& db, con
     });
 }
 
-Result<Result<bool>> MessageBus::HandleAlone(Consumer& c, storage::Connection& db,
-                                             const Envelope& e,
-                                             const std::function<Result<void>()>& on_success) {
+Result<Result<bool>> SqlLogBus::HandleAlone(Consumer& c, storage::Connection& db, const Envelope& e,
+                                            const std::function<Result<void>()>& on_success) {
     if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
     Result<bool> r;
     try {
@@ -270,7 +269,7 @@ Result<Result<bool>> MessageBus::HandleAlone(Consumer& c, storage::Connection& d
     return r;
 }
 
-Result<std::size_t> MessageBus::ProcessNew(Consumer& c, storage::Connection& db) {
+Result<std::size_t> SqlLogBus::ProcessNew(Consumer& c, storage::Connection& db) {
     const Value who[] = {c.name};
     auto offset_rows = db.Query("SELECT seq FROM bus_offsets WHERE consumer = ?", who);
     if (!offset_rows) return std::unexpected(offset_rows.error());
@@ -347,7 +346,7 @@ Result<std::size_t> MessageBus::ProcessNew(Consumer& c, storage::Connection& db)
     return batch.size();
 }
 
-Result<std::size_t> MessageBus::ProcessRetries(Consumer& c, storage::Connection& db) {
+Result<std::size_t> SqlLogBus::ProcessRetries(Consumer& c, storage::Connection& db) {
     const std::int64_t now = clock_.NowMillis();
     if (now < c.next_retry_check) return 0;
     // Nothing due: look again when the earliest retry is due, and at least every second
@@ -386,7 +385,7 @@ Result<std::size_t> MessageBus::ProcessRetries(Consumer& c, storage::Connection&
     return done;
 }
 
-Result<std::size_t> MessageBus::RunTicker(TickerEntry& t, storage::Connection& db, bool force) {
+Result<std::size_t> SqlLogBus::RunTicker(TickerEntry& t, storage::Connection& db, bool force) {
     const std::int64_t now = clock_.NowMillis();
     if (!force && now < t.next_at) return 0;
     t.next_at = now + t.period_ms;
@@ -397,7 +396,7 @@ Result<std::size_t> MessageBus::RunTicker(TickerEntry& t, storage::Connection& d
     return static_cast<std::size_t>(published_.load() - before);
 }
 
-Result<std::size_t> MessageBus::RunUntilIdle(storage::Connection& db, int max_rounds) {
+Result<std::size_t> SqlLogBus::RunUntilIdle(storage::Connection& db, int max_rounds) {
     const std::int64_t handled_before = handled_.load();
     for (int round = 0; round < max_rounds; ++round) {
         std::size_t work = 0;
@@ -418,7 +417,7 @@ Result<std::size_t> MessageBus::RunUntilIdle(storage::Connection& db, int max_ro
     return static_cast<std::size_t>(handled_.load() - handled_before);
 }
 
-Result<void> MessageBus::Start(const Connector& connect) {
+Result<void> SqlLogBus::Start(const Connector& connect) {
     running_ = true;
     for (auto& [name, consumer] : consumers_) {
         auto db = connect();
@@ -462,13 +461,13 @@ Result<void> MessageBus::Start(const Connector& connect) {
     return {};
 }
 
-void MessageBus::Stop() {
+void SqlLogBus::Stop() {
     running_ = false;
     wake_.notify_all();
     threads_.clear();
 }
 
-void MessageBus::Notify() {
+void SqlLogBus::Notify() {
     {
         std::lock_guard lock(wake_mutex_);
         ++generation_;
@@ -524,7 +523,7 @@ Result<std::int64_t> ReplayDeadLetters(storage::Connection& db, std::int64_t id,
     });
 }
 
-BusStats MessageBus::Stats() const {
+BusStats SqlLogBus::Stats() const {
     return {published_.load(), handled_.load(), duplicates_.load(), retries_.load(),
             dead_letters_.load()};
 }

@@ -45,7 +45,7 @@ struct BusOptions {
     bool strict_contracts = false;
 };
 
-class MessageBus;
+class Bus;
 
 struct DeadLetter {
     std::int64_t id = 0;
@@ -69,7 +69,7 @@ struct DeadLetter {
 // Sends messages as one service inside the transaction that is open on `db()`.
 class Publisher {
   public:
-    Publisher(MessageBus& bus, storage::Connection& db, std::string service,
+    Publisher(Bus& bus, storage::Connection& db, std::string service,
               const Envelope* cause = nullptr)
         : bus_(bus), db_(db), service_(std::move(service)), cause_(cause) {}
 
@@ -81,7 +81,7 @@ class Publisher {
     [[nodiscard]] std::int64_t NowMillis() const;
 
   private:
-    MessageBus& bus_;
+    Bus& bus_;
     storage::Connection& db_;
     std::string service_;
     const Envelope* cause_;
@@ -98,43 +98,78 @@ struct BusStats {
     std::int64_t dead_letters = 0;
 };
 
-class MessageBus {
+// The message bus every service talks through. Two implementations are planned behind this
+// interface: the SQL log (here, on SQLite; next on PostgreSQL) and NATS JetStream.
+class Bus {
   public:
-    MessageBus(const ContractRegistry& contracts, const Clock& clock, IdGenerator& ids,
-               BusOptions options = {});
-    ~MessageBus();
-    MessageBus(const MessageBus&) = delete;
-    MessageBus& operator=(const MessageBus&) = delete;
+    using Connector = std::function<Result<std::unique_ptr<storage::Connection>>()>;
+
+    virtual ~Bus() = default;
+
+    // Publishes from `service` inside the open transaction on `db` (transactional outbox).
+    // `cause` (the message being handled) gives correlation and causation ids; without it the
+    // subject is the correlation. Errors: the catalog contract (kFailedPrecondition,
+    // kInvalidArgument) or the database.
+    [[nodiscard]] virtual Result<void> Publish(storage::Connection& db, const std::string& service,
+                                               const std::string& type, const std::string& subject,
+                                               const std::string& data, const Envelope* cause) = 0;
+    [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
+                                       const std::string& type, const std::string& subject,
+                                       const std::string& data) {
+        return Publish(db, service, type, subject, data, nullptr);
+    }
+    // Registers `consumer`'s handler for `type`. kFailedPrecondition when the catalog does not
+    // declare that `consumer` receives `type`.
+    [[nodiscard]] virtual Result<void> Subscribe(const std::string& consumer,
+                                                 const std::string& type, Handler handler) = 0;
+    // Runs `ticker` as `service` every `period_ms` inside a transaction (timers, deadlines).
+    virtual void AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) = 0;
+    // Handles everything pending on this thread until nothing is left (tests); returns the
+    // number of messages whose handler ran (duplicates excluded).
+    [[nodiscard]] virtual Result<std::size_t> RunUntilIdle(storage::Connection& db,
+                                                           int max_rounds) = 0;
+    [[nodiscard]] Result<std::size_t> RunUntilIdle(storage::Connection& db) {
+        return RunUntilIdle(db, 10'000);
+    }
+    // Starts the consumer and ticker threads, each with its own connection.
+    [[nodiscard]] virtual Result<void> Start(const Connector& connect) = 0;
+    virtual void Stop() = 0;
+    // Wakes the consumers (after a commit that published outside a handler).
+    virtual void Notify() = 0;
+    [[nodiscard]] virtual BusStats Stats() const = 0;
+    [[nodiscard]] virtual const Clock& clock() const = 0;
+};
+
+class SqlLogBus final : public Bus {
+  public:
+    SqlLogBus(const ContractRegistry& contracts, const Clock& clock, IdGenerator& ids,
+              BusOptions options = {});
+    ~SqlLogBus() override;
+    SqlLogBus(const SqlLogBus&) = delete;
+    SqlLogBus& operator=(const SqlLogBus&) = delete;
 
     // Creates the bus tables when missing.
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
 
-    // Publishes from `service` inside the open transaction on `db`. `cause` (the message being
-    // handled) gives correlation and causation ids; without it the subject is the correlation.
+    using Bus::Publish;
+    using Bus::RunUntilIdle;
     [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
                                        const std::string& type, const std::string& subject,
-                                       const std::string& data, const Envelope* cause = nullptr);
+                                       const std::string& data, const Envelope* cause) override;
 
-    // Registers `consumer`'s handler for `type`. kFailedPrecondition when the catalog does not
-    // declare that `consumer` receives `type`.
     [[nodiscard]] Result<void> Subscribe(const std::string& consumer, const std::string& type,
-                                         Handler handler);
-    // Runs `ticker` as `service` every `period_ms` inside a transaction (timers, deadlines).
-    void AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker);
+                                         Handler handler) override;
+    void AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) override;
 
-    // Handles everything pending (new messages, due retries, tickers) on this thread until
-    // nothing is left; returns the number of messages whose handler ran (duplicates excluded).
-    Result<std::size_t> RunUntilIdle(storage::Connection& db, int max_rounds = 10'000);
+    [[nodiscard]] Result<std::size_t> RunUntilIdle(storage::Connection& db,
+                                                   int max_rounds) override;
 
-    using Connector = std::function<Result<std::unique_ptr<storage::Connection>>()>;
-    // Starts one thread per consumer and per ticker, each with its own connection.
-    [[nodiscard]] Result<void> Start(const Connector& connect);
-    void Stop();
-    // Wakes the consumer threads (after a commit that published).
-    void Notify();
-
-    [[nodiscard]] BusStats Stats() const;
-    [[nodiscard]] const Clock& clock() const { return clock_; }
+    // One thread per consumer and per ticker.
+    [[nodiscard]] Result<void> Start(const Connector& connect) override;
+    void Stop() override;
+    void Notify() override;
+    [[nodiscard]] BusStats Stats() const override;
+    [[nodiscard]] const Clock& clock() const override { return clock_; }
 
   private:
     struct Consumer {

@@ -33,15 +33,15 @@ class BusTest : public ::testing::Test {
           ids_(clock_, 7) {
         db_path_ = dir_.root() / "bus.sqlite";
         db_ = std::move(*storage::OpenSqlite(db_path_));
-        EXPECT_TRUE(MessageBus::Migrate(*db_));
+        EXPECT_TRUE(SqlLogBus::Migrate(*db_));
         EXPECT_TRUE(db_->ExecuteScript("CREATE TABLE seen(n INTEGER)"));
     }
 
-    MessageBus MakeBus(BusOptions options = {}) {
-        return MessageBus(contracts_, clock_, ids_, options);
+    SqlLogBus MakeBus(BusOptions options = {}) {
+        return SqlLogBus(contracts_, clock_, ids_, options);
     }
 
-    Result<void> Send(MessageBus& bus, const std::string& service, const std::string& type,
+    Result<void> Send(SqlLogBus& bus, const std::string& service, const std::string& type,
                       const std::string& data) {
         return storage::InTransaction(
             *db_, [&] { return bus.Publish(*db_, service, type, "subject-1", data); });
@@ -70,7 +70,7 @@ Handler Record() {
 }
 
 TEST_F(BusTest, DeliversOnceWithEnvelopeAndCausation) {
-    MessageBus bus = MakeBus();
+    SqlLogBus bus = MakeBus();
     ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
     ASSERT_TRUE(Send(bus, "a", "ping", R"({"n":1})"));
     ASSERT_TRUE(Send(bus, "a", "ping", R"({"n":2})"));
@@ -92,7 +92,7 @@ TEST_F(BusTest, DeliversOnceWithEnvelopeAndCausation) {
 }
 
 TEST_F(BusTest, EnforcesTheCatalogOnPublishAndSubscribe) {
-    MessageBus bus = MakeBus();
+    SqlLogBus bus = MakeBus();
     auto undeclared = Send(bus, "a", "pong", "{}");
     ASSERT_FALSE(undeclared.has_value());
     EXPECT_EQ(undeclared.error().code, ErrorCode::kFailedPrecondition);
@@ -103,12 +103,12 @@ TEST_F(BusTest, EnforcesTheCatalogOnPublishAndSubscribe) {
     EXPECT_EQ(Count("SELECT count(*) FROM bus_log"), 0);
     auto sub = bus.Subscribe("a", "ping", Record());
     ASSERT_FALSE(sub.has_value());
-    MessageBus strict = MakeBus({.strict_contracts = true});
+    SqlLogBus strict = MakeBus({.strict_contracts = true});
     EXPECT_THROW((void)Send(strict, "a", "pong", "{}"), ContractViolation);
 }
 
 TEST_F(BusTest, OutboxRowsRollBackWithTheTransaction) {
-    MessageBus bus = MakeBus();
+    SqlLogBus bus = MakeBus();
     auto failed = storage::InTransaction(*db_, [&]() -> Result<void> {
         if (auto ok = bus.Publish(*db_, "a", "ping", "s", R"({"n":1})"); !ok) return ok;
         return MakeError(ErrorCode::kInternal, "state change failed");
@@ -118,7 +118,7 @@ TEST_F(BusTest, OutboxRowsRollBackWithTheTransaction) {
 }
 
 TEST_F(BusTest, RetriesWithBackoffThenDeadLettersWithReason) {
-    MessageBus bus = MakeBus({.max_attempts = 3, .retry_base_ms = 100});
+    SqlLogBus bus = MakeBus({.max_attempts = 3, .retry_base_ms = 100});
     int calls = 0;
     ASSERT_TRUE(bus.Subscribe("b", "ping", [&](const Envelope& e, Publisher& out) -> Result<void> {
         ++calls;
@@ -162,7 +162,7 @@ TEST_F(BusTest, RetriesWithBackoffThenDeadLettersWithReason) {
 TEST_F(BusTest, BackgroundThreadsDeliver) {
     SystemClock real;
     IdGenerator ids(real, 3);
-    MessageBus bus(contracts_, real, ids, {.poll_ms = 5});
+    SqlLogBus bus(contracts_, real, ids, {.poll_ms = 5});
     ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
     ASSERT_TRUE(bus.Start([&] { return storage::OpenSqlite(db_path_); }));
     for (int i = 0; i < 50; ++i) {

@@ -109,7 +109,7 @@ saga::SagaDefinition CheckoutSagaDefinition(const SagaDeadlines& d) {
 
 Result<void> CheckoutApi::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
 
-Result<void> CheckoutApi::Register(messaging::MessageBus& bus) {
+Result<void> CheckoutApi::Register(messaging::Bus& bus) {
     return bus.Subscribe(
         kService, "cart-checked-out",
         [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
@@ -145,7 +145,7 @@ Result<CheckoutView> CheckoutOrchestrator::Get(storage::Connection& db, const st
     return v;
 }
 
-Result<void> CheckoutOrchestrator::Register(messaging::MessageBus& bus) {
+Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
     using messaging::Envelope;
     using messaging::Publisher;
     const std::int64_t reserve_ms = deadlines_.reserve_ms;
@@ -375,7 +375,7 @@ Result<OrderView> OrderService::Get(storage::Connection& db, const std::string& 
     return OrderView{r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Int(5), r.Text(6)};
 }
 
-Result<OrderView> OrderService::RequestCancel(storage::Connection& db, messaging::MessageBus& bus,
+Result<OrderView> OrderService::RequestCancel(storage::Connection& db, messaging::Bus& bus,
                                               const std::string& id) {
     return storage::InTransaction(db, [&]() -> Result<OrderView> {
         auto order = Get(db, id);
@@ -393,7 +393,7 @@ Result<OrderView> OrderService::RequestCancel(storage::Connection& db, messaging
     });
 }
 
-Result<void> OrderService::Register(messaging::MessageBus& bus) {
+Result<void> OrderService::Register(messaging::Bus& bus) {
     using messaging::Envelope;
     using messaging::Publisher;
     auto create = [this](const Envelope& e, Publisher& out) -> Result<void> {

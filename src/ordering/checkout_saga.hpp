@@ -41,7 +41,7 @@ class CheckoutApi {
   public:
     static constexpr const char* kService = "checkout-api";
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
-    [[nodiscard]] Result<void> Register(messaging::MessageBus& bus);
+    [[nodiscard]] Result<void> Register(messaging::Bus& bus);
 };
 
 class CheckoutOrchestrator {
@@ -51,7 +51,7 @@ class CheckoutOrchestrator {
     explicit CheckoutOrchestrator(SagaDeadlines deadlines = {}) : deadlines_(deadlines) {}
 
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
-    [[nodiscard]] Result<void> Register(messaging::MessageBus& bus);
+    [[nodiscard]] Result<void> Register(messaging::Bus& bus);
     // The checkout's state; kNotFound when the saga has not started (see CheckoutApi).
     [[nodiscard]] static Result<CheckoutView> Get(storage::Connection& db, const std::string& id);
 
@@ -81,12 +81,12 @@ class OrderService {
     OrderService(IdGenerator& ids, OrderFaults faults = {}) : ids_(ids), faults_(faults) {}
 
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
-    [[nodiscard]] Result<void> Register(messaging::MessageBus& bus);
+    [[nodiscard]] Result<void> Register(messaging::Bus& bus);
     [[nodiscard]] static Result<OrderView> Get(storage::Connection& db, const std::string& id);
     // Accepts a cancellation before shipment: publishes cancel-order as the storefront would.
     // kNotFound; kConflict when shipped, completed or cancelled already.
     [[nodiscard]] static Result<OrderView> RequestCancel(storage::Connection& db,
-                                                         messaging::MessageBus& bus,
+                                                         messaging::Bus& bus,
                                                          const std::string& id);
 
   private:

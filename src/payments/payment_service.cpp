@@ -70,7 +70,7 @@ GatewayDecision SimulatedGateway::Authorize(const std::string& token, std::int64
 
 Result<void> PaymentService::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
 
-Result<void> PaymentService::Register(messaging::MessageBus& bus) {
+Result<void> PaymentService::Register(messaging::Bus& bus) {
     auto authorize = [this](const messaging::Envelope& e,
                             messaging::Publisher& out) -> Result<void> {
         auto data = Parse(e.data);

@@ -67,7 +67,7 @@ class PaymentService {
         : gateway_(gateway), ids_(ids), options_(options) {}
 
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
-    [[nodiscard]] Result<void> Register(messaging::MessageBus& bus);
+    [[nodiscard]] Result<void> Register(messaging::Bus& bus);
 
   private:
     PaymentGateway& gateway_;

@@ -26,12 +26,12 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
     s->contracts_ = std::make_unique<messaging::ContractRegistry>(std::move(*contracts));
     s->ids_ = std::make_unique<IdGenerator>(clock);
     s->bus_ =
-        std::make_unique<messaging::MessageBus>(*s->contracts_, clock, *s->ids_, s->options_.bus);
+        std::make_unique<messaging::SqlLogBus>(*s->contracts_, clock, *s->ids_, s->options_.bus);
     auto db = s->Connect();
     if (!db) return std::unexpected(db.error());
     s->db_ = std::move(*db);
     for (auto* migrate :
-         {&messaging::MessageBus::Migrate, &shopping::CartService::Migrate,
+         {&messaging::SqlLogBus::Migrate, &shopping::CartService::Migrate,
           &ordering::CheckoutApi::Migrate, &ordering::CheckoutOrchestrator::Migrate,
           &ordering::OrderService::Migrate, &payments::PaymentService::Migrate,
           &fulfilment::InventoryService::Migrate, &fulfilment::WarehouseService::Migrate}) {

@@ -46,7 +46,7 @@ class System {
     // Tests: runs every consumer and ticker until idle on the system's own connection.
     [[nodiscard]] Result<std::size_t> RunUntilIdle();
 
-    [[nodiscard]] messaging::MessageBus& bus() { return *bus_; }
+    [[nodiscard]] messaging::Bus& bus() { return *bus_; }
     [[nodiscard]] shopping::CartService& cart() { return *cart_; }
     [[nodiscard]] storage::Connection& db() { return *db_; }
     [[nodiscard]] IdGenerator& ids() { return *ids_; }
@@ -58,7 +58,7 @@ class System {
     SystemOptions options_;
     std::unique_ptr<messaging::ContractRegistry> contracts_;
     std::unique_ptr<IdGenerator> ids_;
-    std::unique_ptr<messaging::MessageBus> bus_;
+    std::unique_ptr<messaging::Bus> bus_;
     std::unique_ptr<storage::Connection> db_;
     std::unique_ptr<shopping::CartService> cart_;
     std::unique_ptr<ordering::CheckoutApi> checkout_api_;

@@ -55,7 +55,7 @@ class CartService {
     static constexpr const char* kService = "cart-api";
     static constexpr std::int64_t kMaxQuantity = 1000;
 
-    CartService(messaging::MessageBus& bus, IdGenerator& ids) : bus_(bus), ids_(ids) {}
+    CartService(messaging::Bus& bus, IdGenerator& ids) : bus_(bus), ids_(ids) {}
 
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
     // Inserts the demo products on first start.
@@ -80,7 +80,7 @@ class CartService {
                                                     const std::string& idempotency_key);
 
   private:
-    messaging::MessageBus& bus_;
+    messaging::Bus& bus_;
     IdGenerator& ids_;
 };
 
