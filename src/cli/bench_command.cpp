@@ -32,6 +32,7 @@ struct BenchArgs {
     std::string token = "tok_visa";
     bool no_wait = false;
     double timeout_s = 300;
+    std::int64_t linger_us = 2'000;
 };
 
 double Percentile(std::vector<double> v, double p) {
@@ -48,7 +49,15 @@ struct Counts {
 Counts SagaCounts(storage::Connection& db) {
     Counts c;
     auto rows = db.Query("SELECT state, count(*) FROM ord_sagas GROUP BY state");
-    if (!rows) return c;
+    for (int attempt = 0; !rows && attempt < 20; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        rows = db.Query("SELECT state, count(*) FROM ord_sagas GROUP BY state");
+    }
+    if (!rows) {
+        std::fprintf(stderr, "acme bench: cannot read saga states: %s\n",
+                     rows.error().message.c_str());
+        return c;
+    }
     for (const auto& r : *rows) {
         if (r.Text(0) == "completed")
             c.completed = r.Int(1);
@@ -81,6 +90,7 @@ int RunBench(const BenchArgs& args) {
         options.initial_stock = static_cast<std::int64_t>(args.checkouts) + 1000;
         // Fulfilment after the order is created is outside the measured path.
         options.warehouse = {3'600'000, 3'600'000, 3'600'000, 1'000};
+        options.bus.linger_us = args.linger_us;
         auto s = runtime::System::Open(options, clock);
         if (!s) return ReportError(s.error());
         system = std::move(*s);
@@ -252,6 +262,10 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
     cmd->add_option("--token", args->token, "payment token for every checkout");
     cmd->add_flag("--no-wait", args->no_wait, "do not wait for the sagas to finish");
     cmd->add_option("--timeout", args->timeout_s, "seconds to wait for the sagas");
+    cmd->add_option("--linger-us", args->linger_us,
+                    "in-process server: consumers wait this long after a wake-up (group commit; "
+                    "default 2000)")
+        ->check(CLI::NonNegativeNumber);
     cmd->callback([&exit_code, args] { exit_code = RunBench(*args); });
 }
 

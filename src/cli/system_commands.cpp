@@ -27,6 +27,7 @@ struct ServeArgs {
     double timeout_rate = 0;
     std::int64_t gateway_latency_ms = 0;
     std::int64_t late_answer_ms = -1;
+    std::int64_t linger_us = 2'000;
 };
 
 int RunServe(const ServeArgs& args) {
@@ -54,6 +55,7 @@ int RunServe(const ServeArgs& args) {
     options.gateway.timeout_rate = args.timeout_rate;
     options.gateway.latency_ms = args.gateway_latency_ms;
     options.payments.late_answer_ms = args.late_answer_ms;
+    options.bus.linger_us = args.linger_us;
     static SystemClock clock;
     // Block the stop signals before any thread starts, so only sigwait sees them.
     sigset_t signals;
@@ -185,6 +187,11 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
         ->check(CLI::NonNegativeNumber);
     serve->add_option("--gateway-late-answer-ms", serve_args->late_answer_ms,
                       "simulated gateway: approve unanswered payments this late (default never)");
+    serve
+        ->add_option("--linger-us", serve_args->linger_us,
+                     "consumers wait this long after a wake-up so batches grow (group commit; "
+                     "default 2000)")
+        ->check(CLI::NonNegativeNumber);
     serve->callback([&exit_code, serve_args] { exit_code = RunServe(*serve_args); });
 
     auto audit_data = std::make_shared<std::string>("data");

@@ -438,8 +438,14 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
                     continue;
                 }
                 std::unique_lock lock(wake_mutex_);
-                wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
-                               [&] { return !running_ || generation_ != seen; });
+                const bool woken = wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
+                                                  [&] { return !running_ || generation_ != seen; });
+                lock.unlock();
+                // Group commit: after a wake-up, let a little more arrive so the next batch
+                // (one transaction) carries several messages instead of one.
+                if (woken && options_.linger_us > 0) {
+                    std::this_thread::sleep_for(std::chrono::microseconds(options_.linger_us));
+                }
             }
         });
     }

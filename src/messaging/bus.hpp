@@ -42,6 +42,7 @@ struct BusOptions {
     std::int64_t retry_base_ms = 100;
     std::int64_t retry_max_ms = 30'000;
     std::int64_t poll_ms = 50;
+    std::int64_t linger_us = 0;  // wait after a wake-up so batches grow (group commit)
     bool strict_contracts = false;
 };
 
