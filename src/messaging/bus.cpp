@@ -269,71 +269,63 @@ Result<Result<bool>> SqlLogBus::HandleAlone(Consumer& c, storage::Connection& db
     return r;
 }
 
-Result<std::size_t> SqlLogBus::ProcessNew(Consumer& c, storage::Connection& db) {
+Result<SqlLogBus::Fetched> SqlLogBus::Fetch(Consumer& c, storage::Connection& db) {
+    Fetched f;
     const Value who[] = {c.name};
     auto offset_rows = db.Query("SELECT seq FROM bus_offsets WHERE consumer = ?", who);
     if (!offset_rows) return std::unexpected(offset_rows.error());
-    const std::int64_t stored = offset_rows->empty() ? 0 : offset_rows->front().Int(0);
+    f.stored = offset_rows->empty() ? 0 : offset_rows->front().Int(0);
     // The stored offset moves only with handled messages; `scanned` also skips the rows of
-    // other consumers. A stored offset this thread did not leave means a reset: obey it.
-    if (c.scanned_from != stored) c.scanned = -1;
-    const std::int64_t offset = std::max(stored, c.scanned);
+    // other consumers. A stored offset this bus did not leave means a reset: obey it.
+    if (c.scanned_from != f.stored) c.scanned = -1;
+    const std::int64_t offset = std::max(f.stored, c.scanned);
     auto top_rows = db.Query("SELECT COALESCE(max(seq), 0) FROM bus_log");
     if (!top_rows) return std::unexpected(top_rows.error());
     const std::int64_t top = top_rows->front().Int(0);
-    if (top <= offset) return 0;
+    if (top <= offset) return f;  // top stays -1: nothing scanned
     const Value fetch[] = {offset, top, static_cast<std::int64_t>(options_.batch_size)};
     auto rows = db.Query(c.fetch_sql, fetch);
     if (!rows) return std::unexpected(rows.error());
-    if (rows->empty()) {
-        c.scanned = top;  // nothing for us up to here
-        c.scanned_from = stored;
-        return 0;
-    }
+    f.top = top;
     // A full batch resumes after its last row; a short one covered everything up to `top`.
-    const bool full = rows->size() == static_cast<std::size_t>(options_.batch_size);
-    std::vector<Envelope> batch;
-    batch.reserve(rows->size());
-    for (const auto& r : *rows) batch.push_back(FromRow(r));
+    f.full = rows->size() == static_cast<std::size_t>(options_.batch_size);
+    f.batch.reserve(rows->size());
+    for (const auto& r : *rows) f.batch.push_back(FromRow(r));
+    return f;
+}
 
-    auto set_offset = [&](std::int64_t seq) {
-        const Value off[] = {c.name, seq};
-        return db.Execute(
-            "INSERT INTO bus_offsets(consumer, seq) VALUES (?, ?) ON CONFLICT(consumer) DO UPDATE "
-            "SET seq = excluded.seq",
-            off);
-    };
-    // Fast path: the whole batch in one transaction.
-    if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
-    bool failed = false;
-    try {
-        for (const Envelope& e : batch) {
-            if (auto r = HandleOne(c, db, e); !r) {
-                failed = true;
-                break;
-            }
-        }
-    } catch (...) {
-        db.Rollback();
-        throw;
+void SqlLogBus::MarkScanned(Consumer& c, const Fetched& f) {
+    if (f.top < 0) return;
+    if (f.batch.empty()) {
+        c.scanned = f.top;  // nothing for this consumer up to here
+        c.scanned_from = f.stored;
+        return;
     }
-    if (!failed) {
-        if (auto ok = set_offset(batch.back().seq); !ok) {
-            db.Rollback();
-            return std::unexpected(ok.error());
-        }
-        if (auto ok = db.Commit(); !ok) {
-            db.Rollback();
-            return std::unexpected(ok.error());
-        }
-        c.scanned = full ? batch.back().seq : top;
-        c.scanned_from = batch.back().seq;
-        return batch.size();
+    c.scanned = f.full ? f.batch.back().seq : f.top;
+    c.scanned_from = f.batch.back().seq;
+}
+
+Result<void> SqlLogBus::SetOffset(Consumer& c, storage::Connection& db, std::int64_t seq) {
+    const Value off[] = {c.name, seq};
+    return db.Execute(
+        "INSERT INTO bus_offsets(consumer, seq) VALUES (?, ?) ON CONFLICT(consumer) DO UPDATE "
+        "SET seq = excluded.seq",
+        off);
+}
+
+Result<bool> SqlLogBus::HandleBatch(Consumer& c, storage::Connection& db, const Fetched& f) {
+    for (const Envelope& e : f.batch) {
+        if (auto r = HandleOne(c, db, e); !r) return false;
     }
-    db.Rollback();
-    // Slow path: one transaction per message, to isolate the one that fails.
-    for (const Envelope& e : batch) {
-        auto r = HandleAlone(c, db, e, [&] { return set_offset(e.seq); });
+    if (auto ok = SetOffset(c, db, f.batch.back().seq); !ok) return std::unexpected(ok.error());
+    return true;
+}
+
+Result<std::size_t> SqlLogBus::ProcessAlone(Consumer& c, storage::Connection& db,
+                                            const Fetched& f) {
+    // One transaction per message, to isolate the one that fails.
+    for (const Envelope& e : f.batch) {
+        auto r = HandleAlone(c, db, e, [&] { return SetOffset(c, db, e.seq); });
         if (!r) return std::unexpected(r.error());
         if (*r) continue;
         if (auto ok = RecordFailure(c, db, e, 1, r->error().message, true); !ok) {
@@ -341,9 +333,66 @@ Result<std::size_t> SqlLogBus::ProcessNew(Consumer& c, storage::Connection& db) 
         }
         c.next_retry_check = 0;  // a retry is now scheduled
     }
-    c.scanned = full ? batch.back().seq : top;
-    c.scanned_from = batch.back().seq;
-    return batch.size();
+    MarkScanned(c, f);
+    return f.batch.size();
+}
+
+Result<std::size_t> SqlLogBus::ProcessRound(storage::Connection& db) {
+    // Group commit: every consumer's batch in one transaction, one commit per round.
+    if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
+    std::vector<std::pair<Consumer*, Fetched>> done;
+    bool failed = false;
+    Error error{ErrorCode::kInternal, {}};
+    try {
+        for (auto& [name, c] : consumers_) {
+            auto f = Fetch(c, db);
+            if (!f) {
+                error = f.error();
+                failed = true;
+                break;
+            }
+            if (!f->batch.empty()) {
+                auto handled = HandleBatch(c, db, *f);
+                if (!handled || !*handled) {
+                    if (!handled) error = handled.error();
+                    failed = true;
+                    break;
+                }
+            }
+            done.emplace_back(&c, std::move(*f));
+        }
+    } catch (...) {
+        db.Rollback();
+        throw;
+    }
+    if (!failed) {
+        if (auto ok = db.Commit(); !ok) {
+            db.Rollback();
+            return std::unexpected(ok.error());
+        }
+        std::size_t total = 0;
+        for (auto& [c, f] : done) {
+            MarkScanned(*c, f);
+            total += f.batch.size();
+        }
+        return total;
+    }
+    db.Rollback();
+    if (!error.message.empty()) return std::unexpected(error);
+    // A handler failed: redo this round consumer by consumer, message by message.
+    std::size_t total = 0;
+    for (auto& [name, c] : consumers_) {
+        auto f = Fetch(c, db);
+        if (!f) return std::unexpected(f.error());
+        if (f->batch.empty()) {
+            MarkScanned(c, *f);
+            continue;
+        }
+        auto n = ProcessAlone(c, db, *f);
+        if (!n) return std::unexpected(n.error());
+        total += *n;
+    }
+    return total;
 }
 
 Result<std::size_t> SqlLogBus::ProcessRetries(Consumer& c, storage::Connection& db) {
@@ -405,12 +454,13 @@ Result<std::size_t> SqlLogBus::RunUntilIdle(storage::Connection& db, int max_rou
             if (!n) return std::unexpected(n.error());
             work += *n;
         }
+        auto n = ProcessRound(db);
+        if (!n) return std::unexpected(n.error());
+        work += *n;
         for (auto& [name, c] : consumers_) {
-            auto n = ProcessNew(c, db);
-            if (!n) return std::unexpected(n.error());
             auto m = ProcessRetries(c, db);
             if (!m) return std::unexpected(m.error());
-            work += *n + *m;
+            work += *m;
         }
         if (work == 0) break;
     }
@@ -419,30 +469,31 @@ Result<std::size_t> SqlLogBus::RunUntilIdle(storage::Connection& db, int max_rou
 
 Result<void> SqlLogBus::Start(const Connector& connect) {
     running_ = true;
-    for (auto& [name, consumer] : consumers_) {
+    // One dispatcher for every consumer: SQLite has one writer, so consumer threads of their
+    // own would only queue for it; one thread commits all their batches together.
+    if (!consumers_.empty()) {
         auto db = connect();
         if (!db) return std::unexpected(db.error());
-        threads_.emplace_back([this, c = &consumer, conn = std::shared_ptr(std::move(*db))] {
+        threads_.emplace_back([this, conn = std::shared_ptr(std::move(*db))] {
             while (running_) {
                 std::uint64_t seen = 0;
                 {
                     std::lock_guard lock(wake_mutex_);
                     seen = generation_;
                 }
-                std::size_t work = 0;
-                auto n = ProcessNew(*c, *conn);
-                auto m = ProcessRetries(*c, *conn);
-                work = (n ? *n : 0) + (m ? *m : 0);
-                if (work > 0) {
-                    Notify();
-                    continue;
+                auto n = ProcessRound(*conn);
+                std::size_t work = n ? *n : 0;
+                for (auto& [name, c] : consumers_) {
+                    auto m = ProcessRetries(c, *conn);
+                    work += m ? *m : 0;
                 }
+                if (!n) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                if (work > 0) continue;
                 std::unique_lock lock(wake_mutex_);
                 const bool woken = wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
                                                   [&] { return !running_ || generation_ != seen; });
                 lock.unlock();
-                // Group commit: after a wake-up, let a little more arrive so the next batch
-                // (one transaction) carries several messages instead of one.
+                // Let a little more arrive so the next round carries several messages.
                 if (woken && options_.linger_us > 0) {
                     std::this_thread::sleep_for(std::chrono::microseconds(options_.linger_us));
                 }

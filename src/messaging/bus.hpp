@@ -190,7 +190,22 @@ class SqlLogBus final : public Bus {
         std::int64_t next_at = 0;
     };
 
-    Result<std::size_t> ProcessNew(Consumer& c, storage::Connection& db);
+    struct Fetched {
+        std::vector<Envelope> batch;
+        std::int64_t top = -1;  // highest log row looked at; -1 when nothing was new
+        std::int64_t stored = 0;
+        bool full = false;
+    };
+    Result<Fetched> Fetch(Consumer& c, storage::Connection& db);
+    void MarkScanned(Consumer& c, const Fetched& f);
+    Result<void> SetOffset(Consumer& c, storage::Connection& db, std::int64_t seq);
+    // Inside an open transaction: handles the batch and moves the offset; false when a
+    // handler failed (the caller rolls back).
+    Result<bool> HandleBatch(Consumer& c, storage::Connection& db, const Fetched& f);
+    Result<std::size_t> ProcessAlone(Consumer& c, storage::Connection& db, const Fetched& f);
+    // Every consumer's new messages in one transaction (group commit); on a handler failure,
+    // redone message by message so the failing one is retried alone.
+    Result<std::size_t> ProcessRound(storage::Connection& db);
     Result<std::size_t> ProcessRetries(Consumer& c, storage::Connection& db);
     Result<bool> HandleOne(Consumer& c, storage::Connection& db, const Envelope& e);
     // Handles `e` in a transaction of its own and runs `on_success` in it before committing.
