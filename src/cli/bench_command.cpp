@@ -33,6 +33,7 @@ struct BenchArgs {
     bool no_wait = false;
     double timeout_s = 300;
     std::int64_t linger_us = 2'000;
+    int http_threads = 2;
 };
 
 double Percentile(std::vector<double> v, double p) {
@@ -262,6 +263,8 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
     cmd->add_option("--token", args->token, "payment token for every checkout");
     cmd->add_flag("--no-wait", args->no_wait, "do not wait for the sagas to finish");
     cmd->add_option("--timeout", args->timeout_s, "seconds to wait for the sagas");
+    cmd->add_option("--http-threads", args->http_threads, "in-process server: HTTP threads")
+        ->check(CLI::Range(1, 64));
     cmd->add_option("--linger-us", args->linger_us,
                     "in-process server: consumers wait this long after a wake-up (group commit; "
                     "default 2000)")
