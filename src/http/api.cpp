@@ -111,7 +111,12 @@ void Api::Release(std::unique_ptr<storage::Connection> db) {
 HttpResponse Api::Handle(const HttpRequest& request) {
     auto db = Acquire();
     if (!db) return Problem(503, "Service Unavailable", "no database connection");
-    HttpResponse response = Route(request, *db);
+    HttpResponse response;
+    try {
+        response = Route(request, *db);
+    } catch (const std::exception& e) {
+        response = Problem(500, "Internal Server Error", e.what());
+    }
     Release(std::move(db));
     return response;
 }

@@ -65,11 +65,18 @@ struct SqliteOptions {
 [[nodiscard]] Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path,
                                                              const SqliteOptions& options = {});
 
-// Runs `fn` inside a transaction: commits when it returns a value, rolls back on an error.
+// Runs `fn` inside a transaction: commits when it returns a value, rolls back on an error
+// or an exception (which is rethrown), so the write lock is never left held.
 template <typename Fn>
 auto InTransaction(Connection& db, Fn&& fn) -> decltype(fn()) {
     if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
-    auto result = fn();
+    decltype(fn()) result;
+    try {
+        result = fn();
+    } catch (...) {
+        db.Rollback();
+        throw;
+    }
     if (!result) {
         db.Rollback();
         return result;

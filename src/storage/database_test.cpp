@@ -72,6 +72,24 @@ TEST_F(SqliteTest, TransactionsCommitOrRollBack) {
     EXPECT_EQ(db_->Query("SELECT * FROM t")->size(), 1u);
 }
 
+TEST_F(SqliteTest, ExceptionRollsBackAndReleasesTheWriter) {
+    EXPECT_THROW((void)InTransaction(*db_,
+                                     [&]() -> Result<void> {
+                                         const Value a[] = {std::string("x")};
+                                         (void)db_->Execute("INSERT INTO t(name) VALUES (?)", a);
+                                         throw std::runtime_error("boom");
+                                     }),
+                 std::runtime_error);
+    EXPECT_TRUE(db_->Query("SELECT * FROM t")->empty());
+    // Another connection can write at once: the writer lock was released.
+    auto other = OpenSqlite(path_);
+    ASSERT_TRUE(other.has_value());
+    EXPECT_TRUE(InTransaction(**other, [&] {
+        const Value a[] = {std::string("y")};
+        return (*other)->Execute("INSERT INTO t(name) VALUES (?)", a);
+    }));
+}
+
 TEST_F(SqliteTest, SecondConnectionSeesCommittedRows) {
     auto other = OpenSqlite(path_);
     ASSERT_TRUE(other.has_value());
