@@ -1,10 +1,9 @@
-// Fulfilment: stock, reservations (inventory-service) and the warehouse (warehouse-service).
+// Fulfilment: stock and reservations (inventory-service).
 //
 // Stock can never go negative: a reservation is all-or-nothing and runs inside the consumer's
 // write transaction, so concurrent checkouts of the last unit serialize and only one wins.
 // A reservation is released (compensation, cancellation) or committed (order completed:
-// the units leave on-hand). The warehouse picks, packs and ships on a configurable schedule
-// and asks Payments to capture at shipment.
+// the units leave on-hand).
 #pragma once
 
 #include <string>
@@ -38,26 +37,6 @@ class InventoryService {
 
   private:
     IdGenerator& ids_;
-};
-
-struct WarehouseSchedule {
-    std::int64_t pick_ms = 200;
-    std::int64_t pack_ms = 200;
-    std::int64_t ship_ms = 200;
-    std::int64_t tick_ms = 50;
-};
-
-class WarehouseService {
-  public:
-    static constexpr const char* kService = "warehouse-service";
-
-    explicit WarehouseService(WarehouseSchedule schedule) : schedule_(schedule) {}
-
-    [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
-    [[nodiscard]] Result<void> Register(messaging::Bus& bus);
-
-  private:
-    WarehouseSchedule schedule_;
 };
 
 }  // namespace acme::fulfilment

@@ -10,6 +10,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "fulfilment/inventory.hpp"
+#include "fulfilment/warehouse.hpp"
 #include "messaging/bus.hpp"
 #include "ordering/checkout_saga.hpp"
 #include "payments/payment_service.hpp"

@@ -1,0 +1,108 @@
+#include "fulfilment/warehouse.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace acme::fulfilment {
+
+namespace {
+
+using nlohmann::json;
+using storage::Value;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS wh_shipments (
+    order_id TEXT PRIMARY KEY, state TEXT NOT NULL, next_at INTEGER NOT NULL,
+    authorization_id TEXT NOT NULL, amount TEXT NOT NULL, tracking TEXT
+);
+)sql";
+
+Result<json> Parse(const std::string& text) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) return MakeError(ErrorCode::kInvalidArgument, "payload is not json");
+    return j;
+}
+
+}  // namespace
+
+Result<void> WarehouseService::Migrate(storage::Connection& db) {
+    return db.ExecuteScript(kSchema);
+}
+
+Result<void> WarehouseService::Register(messaging::Bus& bus) {
+    auto created = [this](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const Value v[] = {
+            data->at("orderId").get<std::string>(), out.NowMillis() + schedule_.pick_ms,
+            data->at("authorizationId").get<std::string>(), data->at("total").dump()};
+        return out.db().Execute(
+            "INSERT OR IGNORE INTO wh_shipments(order_id, state, next_at, authorization_id, "
+            "amount) "
+            "VALUES (?, 'queued', ?, ?, ?)",
+            v);
+    };
+    auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const Value v[] = {data->at("orderId").get<std::string>()};
+        return out.db().Execute(
+            "UPDATE wh_shipments SET state = 'cancelled' WHERE order_id = ? AND state IN "
+            "('queued', 'picked', 'packed')",
+            v);
+    };
+    if (auto ok = bus.Subscribe(kService, "order-created", created); !ok) return ok;
+    if (auto ok = bus.Subscribe(kService, "order-cancelled", cancelled); !ok) return ok;
+    bus.AddTicker(kService, schedule_.tick_ms, [this](messaging::Publisher& out) -> Result<void> {
+        auto& db = out.db();
+        const Value now[] = {out.NowMillis()};
+        auto due = db.Query(
+            "SELECT order_id, state, authorization_id, amount FROM wh_shipments WHERE next_at <= ? "
+            "AND state IN ('queued', 'picked', 'packed') ORDER BY next_at LIMIT 500",
+            now);
+        if (!due) return std::unexpected(due.error());
+        for (const auto& r : *due) {
+            const std::string order = r.Text(0);
+            const std::string state = r.Text(1);
+            std::string next;
+            std::int64_t delay = 0;
+            if (state == "queued") {
+                next = "picked";
+                delay = schedule_.pack_ms;
+                if (auto ok = out.Publish("order-picked", order, json{{"orderId", order}}.dump());
+                    !ok)
+                    return ok;
+            } else if (state == "picked") {
+                next = "packed";
+                delay = schedule_.ship_ms;
+                if (auto ok = out.Publish("order-packed", order, json{{"orderId", order}}.dump());
+                    !ok)
+                    return ok;
+            } else {
+                next = "shipped";
+                const std::string tracking = "TRK-" + order.substr(order.size() - 12);
+                if (auto ok =
+                        out.Publish("order-shipped", order,
+                                    json{{"orderId", order}, {"trackingNumber", tracking}}.dump());
+                    !ok)
+                    return ok;
+                if (auto ok = out.Publish("capture-payment", order,
+                                          json{{"orderId", order},
+                                               {"authorizationId", r.Text(2)},
+                                               {"amount", json::parse(r.Text(3))}}
+                                              .dump());
+                    !ok)
+                    return ok;
+            }
+            const Value upd[] = {next, out.NowMillis() + delay, order};
+            if (auto ok = db.Execute(
+                    "UPDATE wh_shipments SET state = ?, next_at = ? WHERE order_id = ?", upd);
+                !ok) {
+                return ok;
+            }
+        }
+        return {};
+    });
+    return {};
+}
+
+}  // namespace acme::fulfilment
