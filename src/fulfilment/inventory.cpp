@@ -186,7 +186,7 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
     for (auto [type, handler] :
          {std::pair<const char*, messaging::Handler>{"reserve-inventory", reserve},
           {"release-inventory", release},
-          {"order-cancelled", cancelled},
+          {"shipment-cancelled", cancelled},
           {"order-completed", completed}}) {
         if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
     }

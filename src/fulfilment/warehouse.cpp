@@ -41,14 +41,26 @@ Result<void> WarehouseService::Register(messaging::Bus& bus) {
             "VALUES (?, 'queued', ?, ?, ?)",
             v);
     };
+    // The warehouse decides a cancellation: only it knows whether the parcel has left.
     auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
         auto data = Parse(e.data);
         if (!data) return std::unexpected(data.error());
-        const Value v[] = {data->at("orderId").get<std::string>()};
-        return out.db().Execute(
-            "UPDATE wh_shipments SET state = 'cancelled' WHERE order_id = ? AND state IN "
-            "('queued', 'picked', 'packed')",
-            v);
+        const std::string order = data->at("orderId").get<std::string>();
+        const Value v[] = {order};
+        if (auto ok = out.db().Execute(
+                "UPDATE wh_shipments SET state = 'cancelled' WHERE order_id = ? AND state IN "
+                "('queued', 'picked', 'packed')",
+                v);
+            !ok) {
+            return ok;
+        }
+        if (out.db().Changes() == 0) return {};  // shipped already (or unknown): too late
+        json stopped = {{"orderId", order},
+                        {"reservationId", data->at("reservationId")},
+                        {"authorizationId", data->at("authorizationId")},
+                        {"reason", data->value("reason", "cancelled")}};
+        if (data->contains("checkoutId")) stopped["checkoutId"] = data->at("checkoutId");
+        return out.Publish("shipment-cancelled", order, stopped.dump());
     };
     if (auto ok = bus.Subscribe(kService, "order-created", created); !ok) return ok;
     if (auto ok = bus.Subscribe(kService, "order-cancelled", cancelled); !ok) return ok;

@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS ord_saga_steps (
     checkout_id TEXT NOT NULL, step TEXT NOT NULL, started_ms INTEGER NOT NULL,
     finished_ms INTEGER, outcome TEXT, PRIMARY KEY (checkout_id, step)
 );
+CREATE TABLE IF NOT EXISTS ord_cancellations (
+    order_id TEXT PRIMARY KEY, requested_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ord_orders (
     id TEXT PRIMARY KEY, checkout_id TEXT NOT NULL UNIQUE, customer_id TEXT NOT NULL,
     status TEXT NOT NULL, items TEXT NOT NULL, total INTEGER NOT NULL, currency TEXT NOT NULL,
@@ -384,6 +387,10 @@ Result<OrderView> OrderService::RequestCancel(storage::Connection& db, messaging
             return MakeError(ErrorCode::kConflict,
                              "order '" + id + "' is " + order->status + " and cannot be cancelled");
         }
+        const Value k[] = {id};
+        auto pending = db.Query("SELECT 1 FROM ord_cancellations WHERE order_id = ?", k);
+        if (!pending) return std::unexpected(pending.error());
+        if (!pending->empty()) return *order;  // already requested: accepted again, once
         if (auto ok = bus.Publish(db, "storefront", "cancel-order", id,
                                   json{{"orderId", id}, {"reason", "customer_request"}}.dump());
             !ok) {
@@ -444,15 +451,27 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
         if (auto ok = out.db().Execute(sql, v); !ok) return std::unexpected(ok.error());
         return out.db().Changes() > 0;
     };
-    auto cancel = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
+    // A cancellation is a request until the warehouse confirms it (shipment-cancelled): the
+    // order keeps its status meanwhile, and ships if the parcel had already left.
+    auto cancel = [](const Envelope& e, Publisher& out) -> Result<void> {
         auto data = Parse(e.data);
         if (!data) return std::unexpected(data.error());
         const std::string id = data->at("orderId").get<std::string>();
-        auto changed = set_status(out, id, "cancelled", "'created','picked','packed'");
-        if (!changed) return std::unexpected(changed.error());
-        if (!*changed) return {};  // shipped meanwhile: too late to cancel
         auto order = Get(out.db(), id);
-        if (!order) return std::unexpected(order.error());
+        if (!order)
+            return order.error().code == ErrorCode::kNotFound ? Result<void>()
+                                                              : std::unexpected(order.error());
+        if (order->status != "created" && order->status != "picked" && order->status != "packed") {
+            return {};  // shipped meanwhile: too late to cancel
+        }
+        const Value req[] = {id, out.NowMillis()};
+        if (auto ok = out.db().Execute(
+                "INSERT OR IGNORE INTO ord_cancellations(order_id, requested_ms) VALUES (?, ?)",
+                req);
+            !ok) {
+            return ok;
+        }
+        if (out.db().Changes() == 0) return {};  // requested before
         const Value k[] = {id};
         auto ids = out.db().Query(
             "SELECT reservation_id, authorization_id FROM ord_orders WHERE id = ?", k);
@@ -464,6 +483,14 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
                                 {"authorizationId", ids->front().Text(1)},
                                 {"reason", data->value("reason", "cancelled")}}
                                .dump());
+    };
+    auto stopped = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        auto changed = set_status(out, data->at("orderId").get<std::string>(), "cancelled",
+                                  "'created','picked','packed'");
+        if (!changed) return std::unexpected(changed.error());
+        return {};
     };
     auto progress = [set_status](const char* status, const char* from) {
         return [=](const Envelope& e, Publisher& out) -> Result<void> {
@@ -505,7 +532,8 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
         {"order-picked", progress("picked", "'created'")},
         {"order-packed", progress("packed", "'created','picked'")},
         {"order-shipped", progress("shipped", "'created','picked','packed'")},
-        {"payment-captured", captured}};
+        {"payment-captured", captured},
+        {"shipment-cancelled", stopped}};
     for (const auto& [type, handler] : handlers) {
         if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
     }

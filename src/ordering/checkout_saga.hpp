@@ -84,7 +84,8 @@ class OrderService {
     [[nodiscard]] Result<void> Register(messaging::Bus& bus);
     [[nodiscard]] static Result<OrderView> Get(storage::Connection& db, const std::string& id);
     // Accepts a cancellation before shipment: publishes cancel-order as the storefront would.
-    // kNotFound; kConflict when shipped, completed or cancelled already.
+    // The order becomes `cancelled` when the warehouse confirms (shipment-cancelled); if the
+    // parcel left first it ships. kNotFound; kConflict when shipped, completed or cancelled.
     [[nodiscard]] static Result<OrderView> RequestCancel(storage::Connection& db,
                                                          messaging::Bus& bus,
                                                          const std::string& id);

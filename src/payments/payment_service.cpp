@@ -163,7 +163,7 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
          {std::pair<const char*, messaging::Handler>{"authorize-payment", authorize},
           {"void-payment", void_payment},
           {"capture-payment", capture},
-          {"order-cancelled", cancelled}}) {
+          {"shipment-cancelled", cancelled}}) {
         if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
     }
     // Late gateway answers for authorizations that did not answer in time.

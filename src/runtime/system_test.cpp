@@ -248,6 +248,27 @@ TEST_F(SystemTest, CancelBeforeShipmentReleasesStockAndVoidsPayment) {
     ExpectAuditClean();
 }
 
+TEST_F(SystemTest, CancelRacingTheShipmentLosesCleanly) {
+    Open();
+    const std::string id = Checkout("tok_visa");
+    Drive(2);  // picked, then packed
+    const std::string order = View(id).order_id;
+    ASSERT_EQ(ordering::OrderService::Get(system_->db(), order)->status, "packed");
+    // The customer cancels while the parcel is leaving: the request is accepted (packed),
+    // then the warehouse ships in the same round, before it sees the cancellation.
+    clock_.Advance(100);
+    ASSERT_TRUE(ordering::OrderService::RequestCancel(system_->db(), system_->bus(), order));
+    Drive(3);
+    // The warehouse decided: shipped, so no Shipment Cancelled; the order completes.
+    EXPECT_EQ(ordering::OrderService::Get(system_->db(), order)->status, "completed");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM bus_log WHERE type = 'order-cancelled'"), "1");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM bus_log WHERE type = 'shipment-cancelled'"), "0");
+    EXPECT_EQ(Scalar("SELECT status FROM pay_payments WHERE checkout_id = ?", id), "captured");
+    EXPECT_EQ(Scalar("SELECT on_hand FROM inv_stock WHERE sku = 'SKU-MUG'"), "98");
+    EXPECT_TRUE(messaging::ListDeadLetters(system_->db(), false)->empty());
+    ExpectAuditClean();
+}
+
 TEST_F(SystemTest, ConcurrentCheckoutsNeverOversellTheLastUnit) {
     options_.initial_stock = 1;
     options_.warehouse = {5, 5, 5, 5};
