@@ -225,8 +225,15 @@ HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
     }
     if (std::regex_match(path, m, kOrder)) {
         if (r.method != "GET") return method_not_allowed();
-        auto o = ordering::OrderService::Get(db, m[1]);
-        return o ? Json(200, OrderJson(*o)) : FromError(o.error());
+        // The storefront's get-order query, answered by the Order Service through the bus.
+        auto answer = system_.bus().Ask(db, "storefront", "get-order",
+                                        json{{"orderId", std::string(m[1])}}.dump());
+        if (!answer) return FromError(answer.error());
+        const json o = json::parse(*answer, nullptr, false);
+        return Json(
+            200, OrderJson({o.value("id", ""), o.value("checkoutId", ""), o.value("customerId", ""),
+                            o.value("status", ""), o.contains("items") ? o["items"].dump() : "[]",
+                            o.value("total", std::int64_t{0}), o.value("currency", "")}));
     }
     if (std::regex_match(path, m, kCancel)) {
         if (r.method != "POST") return method_not_allowed();

@@ -146,6 +146,30 @@ void SqlLogBus::PrepareFetchSql(Consumer& c) {
                   ") ORDER BY seq LIMIT ?";
 }
 
+Result<void> SqlLogBus::Answer(const std::string& service, const std::string& type,
+                               QueryHandler handler) {
+    if (!contracts_.Receives(service, type)) {
+        return MakeError(ErrorCode::kFailedPrecondition, "contract violation: service '" + service +
+                                                             "' does not declare '" + type +
+                                                             "' in receives");
+    }
+    answers_[type] = std::move(handler);
+    return {};
+}
+
+Result<std::string> SqlLogBus::Ask(storage::Connection& db, const std::string& service,
+                                   const std::string& type, const std::string& data) {
+    if (auto ok = contracts_.CheckSend(service, type, data); !ok) {
+        if (options_.strict_contracts) throw ContractViolation(ok.error().message);
+        return std::unexpected(ok.error());
+    }
+    auto it = answers_.find(type);
+    if (it == answers_.end()) {
+        return MakeError(ErrorCode::kNotFound, "no service answers query '" + type + "'");
+    }
+    return it->second(db, data);
+}
+
 void SqlLogBus::AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) {
     tickers_.push_back({service, period_ms, std::move(ticker), 0});
 }

@@ -89,6 +89,9 @@ class Publisher {
 };
 
 using Handler = std::function<Result<void>(const Envelope&, Publisher&)>;
+// Answers a query: JSON request in, JSON answer out, reading through `db`.
+using QueryHandler =
+    std::function<Result<std::string>(storage::Connection& db, const std::string&)>;
 using Ticker = std::function<Result<void>(Publisher&)>;
 
 struct BusStats {
@@ -125,6 +128,16 @@ class Bus {
                                                  const std::string& type, Handler handler) = 0;
     // Runs `ticker` as `service` every `period_ms` inside a transaction (timers, deadlines).
     virtual void AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) = 0;
+    // Queries are request/response reads, answered in process and not logged. `Answer`
+    // registers `service` as the one answering `type` (kFailedPrecondition when the catalog
+    // does not declare that it receives `type`); `Ask` sends `type` as `service`, checked
+    // against the catalog like any message, and returns the answer (kNotFound: no answerer).
+    [[nodiscard]] virtual Result<void> Answer(const std::string& service, const std::string& type,
+                                              QueryHandler handler) = 0;
+    [[nodiscard]] virtual Result<std::string> Ask(storage::Connection& db,
+                                                  const std::string& service,
+                                                  const std::string& type,
+                                                  const std::string& data) = 0;
     // Handles everything pending on this thread until nothing is left (tests); returns the
     // number of messages whose handler ran (duplicates excluded).
     [[nodiscard]] virtual Result<std::size_t> RunUntilIdle(storage::Connection& db,
@@ -161,6 +174,11 @@ class SqlLogBus final : public Bus {
     [[nodiscard]] Result<void> Subscribe(const std::string& consumer, const std::string& type,
                                          Handler handler) override;
     void AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) override;
+    [[nodiscard]] Result<void> Answer(const std::string& service, const std::string& type,
+                                      QueryHandler handler) override;
+    [[nodiscard]] Result<std::string> Ask(storage::Connection& db, const std::string& service,
+                                          const std::string& type,
+                                          const std::string& data) override;
 
     [[nodiscard]] Result<std::size_t> RunUntilIdle(storage::Connection& db,
                                                    int max_rounds) override;
@@ -224,6 +242,7 @@ class SqlLogBus final : public Bus {
     BusOptions options_;
     std::map<std::string, Consumer> consumers_;
     std::vector<TickerEntry> tickers_;
+    std::map<std::string, QueryHandler> answers_;  // by query type; fixed before Start
 
     std::atomic<bool> running_{false};
     std::vector<std::jthread> threads_;

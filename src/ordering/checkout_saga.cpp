@@ -537,7 +537,23 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
     for (const auto& [type, handler] : handlers) {
         if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
     }
-    return {};
+    // The get-order query: {orderId} -> the order.
+    return bus.Answer(
+        kService, "get-order",
+        [](storage::Connection& db, const std::string& request) -> Result<std::string> {
+            auto req = Parse(request);
+            if (!req) return std::unexpected(req.error());
+            auto o = Get(db, req->at("orderId").get<std::string>());
+            if (!o) return std::unexpected(o.error());
+            return json{{"id", o->id},
+                        {"checkoutId", o->checkout_id},
+                        {"customerId", o->customer_id},
+                        {"status", o->status},
+                        {"items", json::parse(o->items_json, nullptr, false)},
+                        {"total", o->total},
+                        {"currency", o->currency}}
+                .dump();
+        });
 }
 
 }  // namespace acme::ordering

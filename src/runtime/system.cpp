@@ -57,7 +57,8 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
         std::make_unique<payments::PaymentService>(*s->gateway_, *s->ids_, s->options_.payments);
     s->inventory_ = std::make_unique<fulfilment::InventoryService>(*s->ids_);
     s->warehouse_ = std::make_unique<fulfilment::WarehouseService>(s->options_.warehouse);
-    for (auto ok : {s->checkout_api_->Register(*s->bus_), s->orchestrator_->Register(*s->bus_),
+    for (auto ok : {shopping::PromotionsService::Register(*s->bus_),
+                    s->checkout_api_->Register(*s->bus_), s->orchestrator_->Register(*s->bus_),
                     s->orders_->Register(*s->bus_), s->payments_->Register(*s->bus_),
                     s->inventory_->Register(*s->bus_), s->warehouse_->Register(*s->bus_)}) {
         if (!ok) return std::unexpected(ok.error());

@@ -15,6 +15,7 @@
 #include "ordering/checkout_saga.hpp"
 #include "payments/payment_service.hpp"
 #include "shopping/cart.hpp"
+#include "shopping/promotions.hpp"
 #include "storage/database.hpp"
 
 namespace acme::runtime {

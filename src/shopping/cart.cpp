@@ -27,12 +27,6 @@ CREATE TABLE IF NOT EXISTS shop_checkout_keys (
 
 }  // namespace
 
-std::int64_t CalculateDiscount(const std::vector<CartItem>& items) {
-    std::int64_t subtotal = 0;
-    for (const CartItem& i : items) subtotal += i.quantity * i.unit_price;
-    return subtotal >= 10'000 ? subtotal / 10 : 0;
-}
-
 std::vector<Product> DemoProducts() {
     return {{"SKU-KETTLE", "Stovetop kettle", 3'499, "EUR"},
             {"SKU-MUG", "Stoneware mug", 1'250, "EUR"},
@@ -100,7 +94,27 @@ Result<Cart> CartService::Get(storage::Connection& db, const std::string& cart_i
         cart.items.push_back({r.Text(0), r.Text(1), r.Int(2), r.Int(3)});
         cart.subtotal += r.Int(2) * r.Int(3);
     }
-    cart.discount = CalculateDiscount(cart.items);
+    if (!cart.items.empty()) {
+        nlohmann::json priced = nlohmann::json::array();
+        for (const CartItem& i : cart.items) {
+            priced.push_back(
+                {{"sku", i.sku},
+                 {"quantity", i.quantity},
+                 {"unitPrice", {{"amount", i.unit_price}, {"currency", cart.currency}}}});
+        }
+        const nlohmann::json request = {
+            {"cartId", cart.id},
+            {"customerId", cart.customer_id},
+            {"items", priced},
+            {"subtotal", {{"amount", cart.subtotal}, {"currency", cart.currency}}}};
+        auto answer = bus_.Ask(db, kService, "calculate-discount", request.dump());
+        if (!answer) return std::unexpected(answer.error());
+        const auto parsed = nlohmann::json::parse(*answer, nullptr, false);
+        if (parsed.is_discarded() || !parsed.contains("discount")) {
+            return MakeError(ErrorCode::kInternal, "calculate-discount answered " + *answer);
+        }
+        cart.discount = parsed["discount"].value("amount", std::int64_t{0});
+    }
     cart.total = cart.subtotal - cart.discount;
     return cart;
 }

@@ -47,9 +47,6 @@ struct CheckoutAccepted {
     bool replayed = false;  // the Idempotency-Key was seen before
 };
 
-// Promotions: 10% off carts of 100.00 or more (the answer to calculate-discount).
-[[nodiscard]] std::int64_t CalculateDiscount(const std::vector<CartItem>& items);
-
 class CartService {
   public:
     static constexpr const char* kService = "cart-api";
@@ -64,7 +61,7 @@ class CartService {
 
     [[nodiscard]] Result<std::vector<Product>> Products(storage::Connection& db) const;
     [[nodiscard]] Result<Cart> Create(storage::Connection& db, const std::string& customer_id);
-    // kNotFound: no such cart.
+    // kNotFound: no such cart. Prices the cart by asking Promotions (calculate-discount).
     [[nodiscard]] Result<Cart> Get(storage::Connection& db, const std::string& cart_id) const;
     // kNotFound: cart or SKU; kInvalidArgument: quantity; kConflict: cart checked out.
     [[nodiscard]] Result<Cart> AddItem(storage::Connection& db, const std::string& cart_id,

@@ -1,0 +1,34 @@
+#include "shopping/promotions.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace acme::shopping {
+
+std::int64_t CalculateDiscount(const std::vector<PricedItem>& items) {
+    std::int64_t subtotal = 0;
+    for (const PricedItem& i : items) subtotal += i.quantity * i.unit_price;
+    return subtotal >= 10'000 ? subtotal / 10 : 0;
+}
+
+Result<void> PromotionsService::Register(messaging::Bus& bus) {
+    return bus.Answer(
+        kService, "calculate-discount",
+        [](storage::Connection&, const std::string& request) -> Result<std::string> {
+            const auto req = nlohmann::json::parse(request, nullptr, false);
+            if (req.is_discarded()) {
+                return MakeError(ErrorCode::kInvalidArgument, "request is not json");
+            }
+            std::vector<PricedItem> items;
+            for (const auto& i : req.at("items")) {
+                items.push_back({i.at("sku").get<std::string>(),
+                                 i.at("quantity").get<std::int64_t>(),
+                                 i.at("unitPrice").at("amount").get<std::int64_t>()});
+            }
+            const nlohmann::json answer = {{"discount",
+                                            {{"amount", CalculateDiscount(items)},
+                                             {"currency", req.at("subtotal").at("currency")}}}};
+            return answer.dump();
+        });
+}
+
+}  // namespace acme::shopping
