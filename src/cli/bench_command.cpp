@@ -34,6 +34,7 @@ struct BenchArgs {
     double timeout_s = 300;
     std::int64_t linger_us = 2'000;
     int http_threads = 2;
+    std::int64_t gateway_latency_ms = 0;
 };
 
 double Percentile(std::vector<double> v, double p) {
@@ -92,6 +93,7 @@ int RunBench(const BenchArgs& args) {
         // Fulfilment after the order is created is outside the measured path.
         options.warehouse = {3'600'000, 3'600'000, 3'600'000, 1'000};
         options.bus.linger_us = args.linger_us;
+        options.gateway.latency_ms = args.gateway_latency_ms;
         auto s = runtime::System::Open(options, clock);
         if (!s) return ReportError(s.error());
         system = std::move(*s);
@@ -177,11 +179,17 @@ int RunBench(const BenchArgs& args) {
     };
     std::vector<std::thread> workers;
     for (int t = 0; t < std::max(1, args.concurrency); ++t) workers.emplace_back(worker);
+    // The progress thread reads through a connection of its own: a connection is used by one
+    // thread at a time.
+    std::unique_ptr<storage::Connection> progress_db;
+    if (!data.empty()) {
+        if (auto conn = storage::OpenSqlite(data / "acme.sqlite")) progress_db = std::move(*conn);
+    }
     std::thread progress([&] {
         while (!done_sending) {
             std::this_thread::sleep_for(std::chrono::seconds(1));
             const double s = std::chrono::duration<double>(Clock::now() - start).count();
-            const Counts c = db ? SagaCounts(*db) : Counts{};
+            const Counts c = progress_db ? SagaCounts(*progress_db) : Counts{};
             std::printf(
                 "  %6.1fs  accepted %d/%d  orders created %lld  rejected %lld  in flight %lld\n", s,
                 accepted.load(), args.checkouts, static_cast<long long>(c.completed),
@@ -263,6 +271,9 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
     cmd->add_option("--token", args->token, "payment token for every checkout");
     cmd->add_flag("--no-wait", args->no_wait, "do not wait for the sagas to finish");
     cmd->add_option("--timeout", args->timeout_s, "seconds to wait for the sagas");
+    cmd->add_option("--gateway-latency-ms", args->gateway_latency_ms,
+                    "in-process server: simulated payment gateway latency")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--http-threads", args->http_threads, "in-process server: HTTP threads")
         ->check(CLI::Range(1, 64));
     cmd->add_option("--linger-us", args->linger_us,

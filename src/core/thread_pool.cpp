@@ -27,7 +27,9 @@ void ParallelFor(std::size_t n, const std::function<void(std::size_t)>& fn, std:
         for (std::size_t i = 0; i < n; ++i) fn(i);
         return;
     }
-    constexpr std::size_t kChunk = 16;
+    // Chunks of up to 16 indexes, smaller when there are few per thread, so short loops of slow
+    // items (calls that wait on I/O) still spread over every thread.
+    const std::size_t kChunk = std::clamp<std::size_t>(n / (threads * 4), 1, 16);
     std::atomic<std::size_t> next{0};
     std::exception_ptr first_error;
     std::mutex error_mutex;

@@ -170,6 +170,10 @@ Result<std::string> SqlLogBus::Ask(storage::Connection& db, const std::string& s
     return it->second(db, data);
 }
 
+void SqlLogBus::AddWorker(std::int64_t period_ms, Worker worker) {
+    workers_.emplace_back(period_ms, std::move(worker));
+}
+
 void SqlLogBus::AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) {
     tickers_.push_back({service, period_ms, std::move(ticker), 0});
 }
@@ -481,6 +485,11 @@ Result<std::size_t> SqlLogBus::RunUntilIdle(storage::Connection& db, int max_rou
         auto n = ProcessRound(db);
         if (!n) return std::unexpected(n.error());
         work += *n;
+        for (auto& [period, worker] : workers_) {
+            auto w = worker(db);
+            if (!w) return std::unexpected(w.error());
+            work += *w;
+        }
         for (auto& [name, c] : consumers_) {
             auto m = ProcessRetries(c, db);
             if (!m) return std::unexpected(m.error());
@@ -512,7 +521,10 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
                     work += m ? *m : 0;
                 }
                 if (!n) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-                if (work > 0) continue;
+                if (work > 0) {
+                    Notify();  // wake the workers: the round may have queued work for them
+                    continue;
+                }
                 std::unique_lock lock(wake_mutex_);
                 const bool woken = wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
                                                   [&] { return !running_ || generation_ != seen; });
@@ -523,6 +535,28 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
                 }
             }
         });
+    }
+    for (auto& [period, worker] : workers_) {
+        auto db = connect();
+        if (!db) return std::unexpected(db.error());
+        threads_.emplace_back(
+            [this, period_ms = period, fn = &worker, conn = std::shared_ptr(std::move(*db))] {
+                while (running_) {
+                    std::uint64_t seen = 0;
+                    {
+                        std::lock_guard lock(wake_mutex_);
+                        seen = generation_;
+                    }
+                    auto n = (*fn)(*conn);
+                    if (n && *n > 0) {
+                        Notify();
+                        continue;
+                    }
+                    std::unique_lock lock(wake_mutex_);
+                    wake_.wait_for(lock, std::chrono::milliseconds(period_ms),
+                                   [&] { return !running_ || generation_ != seen; });
+                }
+            });
     }
     for (auto& ticker : tickers_) {
         auto db = connect();

@@ -93,6 +93,9 @@ using Handler = std::function<Result<void>(const Envelope&, Publisher&)>;
 using QueryHandler =
     std::function<Result<std::string>(storage::Connection& db, const std::string&)>;
 using Ticker = std::function<Result<void>(Publisher&)>;
+// Work that must not hold the write lock (calls to outside systems); opens its own
+// transactions and returns how much it did.
+using Worker = std::function<Result<std::size_t>(storage::Connection& db)>;
 
 struct BusStats {
     std::int64_t published = 0;
@@ -128,6 +131,9 @@ class Bus {
                                                  const std::string& type, Handler handler) = 0;
     // Runs `ticker` as `service` every `period_ms` inside a transaction (timers, deadlines).
     virtual void AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) = 0;
+    // Runs `worker` every `period_ms` and whenever messages were handled, outside any
+    // transaction, on a thread of its own.
+    virtual void AddWorker(std::int64_t period_ms, Worker worker) = 0;
     // Queries are request/response reads, answered in process and not logged. `Answer`
     // registers `service` as the one answering `type` (kFailedPrecondition when the catalog
     // does not declare that it receives `type`); `Ask` sends `type` as `service`, checked
@@ -174,6 +180,7 @@ class SqlLogBus final : public Bus {
     [[nodiscard]] Result<void> Subscribe(const std::string& consumer, const std::string& type,
                                          Handler handler) override;
     void AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) override;
+    void AddWorker(std::int64_t period_ms, Worker worker) override;
     [[nodiscard]] Result<void> Answer(const std::string& service, const std::string& type,
                                       QueryHandler handler) override;
     [[nodiscard]] Result<std::string> Ask(storage::Connection& db, const std::string& service,
@@ -242,6 +249,7 @@ class SqlLogBus final : public Bus {
     BusOptions options_;
     std::map<std::string, Consumer> consumers_;
     std::vector<TickerEntry> tickers_;
+    std::vector<std::pair<std::int64_t, Worker>> workers_;
     std::map<std::string, QueryHandler> answers_;  // by query type; fixed before Start
 
     std::atomic<bool> running_{false};

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/thread_pool.hpp"
+
 namespace acme::payments {
 
 namespace {
@@ -15,9 +17,15 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS pay_payments (
     checkout_id TEXT PRIMARY KEY, authorization_id TEXT UNIQUE, status TEXT NOT NULL,
     amount INTEGER NOT NULL, currency TEXT NOT NULL, token TEXT NOT NULL, reason TEXT,
-    answer_at INTEGER, order_id TEXT, updated_ms INTEGER NOT NULL
+    answer_at INTEGER, order_id TEXT, updated_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0,
+    request_id TEXT, traceparent TEXT
 );
+CREATE INDEX IF NOT EXISTS pay_payments_requested ON pay_payments(status, next_at);
 )sql";
+
+// Gateway calls wait on I/O: this many run at once.
+constexpr std::size_t kGatewayThreads = 16;
 
 Result<json> Parse(const std::string& text) {
     json j = json::parse(text, nullptr, false);
@@ -70,57 +78,113 @@ GatewayDecision SimulatedGateway::Authorize(const std::string& token, std::int64
 
 Result<void> PaymentService::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
 
+Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Connection& db) {
+    const std::int64_t now = bus.clock().NowMillis();
+    const Value due[] = {now};
+    auto rows = db.Query(
+        "SELECT checkout_id, amount, currency, token, attempts, request_id, traceparent FROM "
+        "pay_payments WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT 32",
+        due);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return 0;
+    // The calls run in parallel and outside any transaction: a slow gateway slows only them.
+    std::vector<GatewayDecision> decisions(rows->size());
+    ParallelFor(
+        rows->size(),
+        [&](std::size_t i) {
+            decisions[i] = gateway_.Authorize((*rows)[i].Text(3), (*rows)[i].Int(1));
+        },
+        std::min<std::size_t>(kGatewayThreads, rows->size()));
+    auto done = storage::InTransaction(db, [&]() -> Result<void> {
+        for (std::size_t i = 0; i < rows->size(); ++i) {
+            const auto& r = (*rows)[i];
+            const GatewayDecision& d = decisions[i];
+            const std::string checkout = r.Text(0);
+            messaging::Envelope cause;
+            cause.id = r.Text(5);
+            cause.correlation_id = checkout;
+            cause.traceparent = r.Text(6);
+            const std::int64_t at = bus.clock().NowMillis();
+            if (d.outcome == GatewayOutcome::kError) {
+                // Retried by this worker with backoff; after the last attempt it stays
+                // unanswered and the saga's deadline compensates.
+                const std::int64_t attempts = r.Int(4) + 1;
+                const bool give_up = attempts >= options_.gateway_attempts;
+                const Value upd[] = {
+                    give_up ? std::string("gateway_failed") : std::string("requested"),
+                    attempts,
+                    at + (std::int64_t{100} << std::min<std::int64_t>(attempts, 6)),
+                    d.reason,
+                    at,
+                    checkout};
+                if (auto ok = db.Execute("UPDATE pay_payments SET status = ?, attempts = ?, "
+                                         "next_at = ?, reason = ?, "
+                                         "updated_ms = ? WHERE checkout_id = ?",
+                                         upd);
+                    !ok) {
+                    return ok;
+                }
+                continue;
+            }
+            std::string status = "authorized";
+            std::string auth;
+            Value answer_at;
+            if (d.outcome == GatewayOutcome::kDeclined) status = "declined";
+            if (d.outcome == GatewayOutcome::kNoAnswer) {
+                status = "pending";
+                if (options_.late_answer_ms >= 0) answer_at = at + options_.late_answer_ms;
+            }
+            if (status == "authorized") auth = ids_.Next();
+            const Value upd[] = {
+                status, auth.empty() ? Value{} : Value{auth}, d.reason, answer_at, at, checkout};
+            if (auto ok = db.Execute(
+                    "UPDATE pay_payments SET status = ?, authorization_id = ?, reason = ?, "
+                    "answer_at = ?, updated_ms = ? WHERE checkout_id = ? AND status = 'requested'",
+                    upd);
+                !ok) {
+                return ok;
+            }
+            Result<void> published;
+            if (status == "authorized") {
+                published =
+                    bus.Publish(db, kService, "payment-authorized", checkout,
+                                json{{"checkoutId", checkout},
+                                     {"authorizationId", auth},
+                                     {"amount", {{"amount", r.Int(1)}, {"currency", r.Text(2)}}}}
+                                    .dump(),
+                                &cause);
+            } else if (status == "declined") {
+                published = bus.Publish(db, kService, "payment-declined", checkout,
+                                        json{{"checkoutId", checkout}, {"reason", d.reason}}.dump(),
+                                        &cause);
+            }
+            if (!published) return published;
+        }
+        return {};
+    });
+    if (!done) return std::unexpected(done.error());
+    return rows->size();
+}
+
 Result<void> PaymentService::Register(messaging::Bus& bus) {
-    auto authorize = [this](const messaging::Envelope& e,
-                            messaging::Publisher& out) -> Result<void> {
+    // The request is recorded in the handler's transaction; the gateway is called by the
+    // worker below, outside any transaction, so its latency never holds the write lock.
+    auto authorize = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
         auto data = Parse(e.data);
         if (!data) return std::unexpected(data.error());
-        const std::string checkout = data->at("checkoutId").get<std::string>();
-        const std::int64_t amount = data->at("amount").at("amount").get<std::int64_t>();
-        const std::string currency = data->at("amount").at("currency").get<std::string>();
-        const std::string token = data->at("paymentToken").get<std::string>();
-        auto& db = out.db();
-        const Value ck[] = {checkout};
-        auto existing = db.Query("SELECT status FROM pay_payments WHERE checkout_id = ?", ck);
-        if (!existing) return std::unexpected(existing.error());
-        if (!existing->empty()) return {};  // answered already
-        const GatewayDecision d = gateway_.Authorize(token, amount);
-        if (d.outcome == GatewayOutcome::kError) {
-            return MakeError(ErrorCode::kUnavailable, "payment gateway error: " + d.reason);
-        }
-        std::string status = "authorized";
-        std::string auth_id;
-        Value answer_at;
-        if (d.outcome == GatewayOutcome::kDeclined) status = "declined";
-        if (d.outcome == GatewayOutcome::kNoAnswer) {
-            status = "pending";
-            if (options_.late_answer_ms >= 0) answer_at = out.NowMillis() + options_.late_answer_ms;
-        }
-        if (status == "authorized") auth_id = ids_.Next();
-        const Value ins[] = {checkout,       auth_id.empty() ? Value{} : Value{auth_id},
-                             status,         amount,
-                             currency,       token,
-                             d.reason,       answer_at,
-                             out.NowMillis()};
-        if (auto ok = db.Execute(
-                "INSERT INTO pay_payments(checkout_id, authorization_id, status, amount, currency, "
-                "token, reason, answer_at, updated_ms) VALUES (?,?,?,?,?,?,?,?,?)",
-                ins);
-            !ok) {
-            return ok;
-        }
-        if (status == "authorized") {
-            return out.Publish("payment-authorized", e.subject,
-                               json{{"checkoutId", checkout},
-                                    {"authorizationId", auth_id},
-                                    {"amount", data->at("amount")}}
-                                   .dump());
-        }
-        if (status == "declined") {
-            return out.Publish("payment-declined", e.subject,
-                               json{{"checkoutId", checkout}, {"reason", d.reason}}.dump());
-        }
-        return {};  // no answer: the saga's deadline decides
+        const Value v[] = {data->at("checkoutId").get<std::string>(),
+                           data->at("amount").at("amount").get<std::int64_t>(),
+                           data->at("amount").at("currency").get<std::string>(),
+                           data->at("paymentToken").get<std::string>(),
+                           out.NowMillis(),
+                           out.NowMillis(),
+                           e.id,
+                           e.traceparent};
+        return out.db().Execute(
+            "INSERT OR IGNORE INTO pay_payments(checkout_id, status, amount, currency, token, "
+            "updated_ms, next_at, request_id, traceparent) VALUES (?, 'requested', ?, ?, ?, ?, ?, "
+            "?, ?)",
+            v);
     };
     auto void_payment = [](const messaging::Envelope& e,
                            messaging::Publisher& out) -> Result<void> {
@@ -166,6 +230,8 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
           {"shipment-cancelled", cancelled}}) {
         if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
     }
+    bus.AddWorker(options_.tick_ms,
+                  [this, &bus](storage::Connection& db) { return CallGateway(bus, db); });
     // Late gateway answers for authorizations that did not answer in time.
     bus.AddTicker(kService, options_.tick_ms, [this](messaging::Publisher& out) -> Result<void> {
         auto& db = out.db();

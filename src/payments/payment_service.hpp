@@ -1,9 +1,11 @@
 // Payments: authorize, void, capture against a gateway, and the simulated gateway.
 //
-// The simulated gateway answers by rules so every failure path can be driven from a test:
-// card tokens (`tok_visa` approves, `tok_decline` declines, `tok_timeout` never answers or
-// answers after `late_answer_ms`, `tok_error` fails so the message is retried), an amount
-// limit, a decline rate and a latency.
+// Authorization requests are recorded with the authorize-payment message and sent to the
+// gateway by a worker outside any database transaction, so gateway latency never holds the
+// write lock. The simulated gateway answers by rules so every failure path can be driven from
+// a test: card tokens (`tok_visa` approves, `tok_decline` declines, `tok_timeout` never answers
+// or answers after `late_answer_ms`, `tok_error` fails and is retried with backoff, then left
+// unanswered), an amount limit, decline/error/timeout rates and a latency.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +59,7 @@ struct PaymentOptions {
     // answer); -1 means never.
     std::int64_t late_answer_ms = -1;
     std::int64_t tick_ms = 50;
+    std::int64_t gateway_attempts = 3;  // gateway errors retried this often, then left unanswered
 };
 
 class PaymentService {
@@ -70,6 +73,10 @@ class PaymentService {
     [[nodiscard]] Result<void> Register(messaging::Bus& bus);
 
   private:
+    // Calls the gateway for requested authorizations, outside any transaction, and records
+    // the answers (publishing payment-authorized or payment-declined) in one transaction.
+    Result<std::size_t> CallGateway(messaging::Bus& bus, storage::Connection& db);
+
     PaymentGateway& gateway_;
     IdGenerator& ids_;
     PaymentOptions options_;

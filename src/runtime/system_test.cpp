@@ -308,7 +308,7 @@ TEST_F(SystemTest, ConcurrentCheckoutsNeverOversellTheLastUnit) {
 }
 
 TEST_F(SystemTest, GatewayFaultsByRateAllEndCleanly) {
-    // A third of the gateway's answers are errors (retried, then dead-lettered), timeouts
+    // A third of the gateway's answers are errors (retried, then left unanswered), timeouts
     // (the deadline compensates) or declines; every checkout still ends and the audit holds.
     options_.gateway = {.decline_rate = 0.1, .error_rate = 0.1, .timeout_rate = 0.1, .seed = 42};
     options_.bus.max_attempts = 3;
@@ -325,7 +325,8 @@ TEST_F(SystemTest, GatewayFaultsByRateAllEndCleanly) {
     EXPECT_GT(outcomes["completed"], 30);
     EXPECT_GT(outcomes["payment_declined"], 0);
     EXPECT_GT(outcomes["payment_timeout"], 0);
-    EXPECT_GT(system_->bus().Stats().retries, 0);
+    // Gateway errors are retried by the payment worker, outside any transaction.
+    EXPECT_NE(Scalar("SELECT count(*) FROM pay_payments WHERE attempts > 0"), "0");
     ExpectAuditClean();
 }
 
