@@ -19,9 +19,16 @@ const std::map<std::string, std::string> kCatalog = {
     {"events/ping/schema.json",
      R"({"type":"object","required":["n"],"properties":{"n":{"type":"integer","minimum":0}}})"},
     {"events/pong/index.mdx", "---\nid: pong\nname: Pong\nversion: 1.0.0\n---\n"},
-    {"services/a/index.mdx", "---\nid: a\nname: A\nversion: 1.0.0\nsends:\n  - id: ping\n---\n"},
+    {"queries/price/index.mdx",
+     "---\nid: price\nname: Price\nversion: 1.0.0\nschemaPath: schema.json\n---\n"},
+    {"queries/price/schema.json", R"({"type":"object","required":["sku"]})"},
+    {"queries/stock/index.mdx", "---\nid: stock\nname: Stock\nversion: 1.0.0\n---\n"},
+    {"services/a/index.mdx",
+     "---\nid: a\nname: A\nversion: 1.0.0\nsends:\n  - id: ping\n  - id: price\n  - id: "
+     "stock\n---\n"},
     {"services/b/index.mdx",
-     "---\nid: b\nname: B\nversion: 1.0.0\nreceives:\n  - id: ping\nsends:\n  - id: pong\n---\n"},
+     "---\nid: b\nname: B\nversion: 1.0.0\nreceives:\n  - id: ping\n  - id: price\n  - id: stock\n"
+     "sends:\n  - id: pong\n---\n"},
 };
 
 class BusTest : public ::testing::Test {
@@ -105,6 +112,31 @@ TEST_F(BusTest, EnforcesTheCatalogOnPublishAndSubscribe) {
     ASSERT_FALSE(sub.has_value());
     SqlLogBus strict = MakeBus({.strict_contracts = true});
     EXPECT_THROW((void)Send(strict, "a", "pong", "{}"), ContractViolation);
+}
+
+TEST_F(BusTest, QueriesAreAnsweredInProcessUnderTheSameContracts) {
+    SqlLogBus bus = MakeBus();
+    ASSERT_TRUE(bus.Answer("b", "price", [](storage::Connection&, const std::string& q) {
+        return Result<std::string>(q.find("SKU-1") != std::string::npos ? R"({"price":100})"
+                                                                        : R"({"price":0})");
+    }));
+    auto not_receiver = bus.Answer("a", "price", nullptr);
+    ASSERT_FALSE(not_receiver.has_value());
+    EXPECT_EQ(not_receiver.error().code, ErrorCode::kFailedPrecondition);
+
+    auto answer = bus.Ask(*db_, "a", "price", R"({"sku":"SKU-1"})");
+    ASSERT_TRUE(answer.has_value()) << answer.error().message;
+    EXPECT_EQ(*answer, R"({"price":100})");
+    auto undeclared = bus.Ask(*db_, "b", "price", R"({"sku":"SKU-1"})");
+    ASSERT_FALSE(undeclared.has_value());
+    EXPECT_EQ(undeclared.error().code, ErrorCode::kFailedPrecondition);
+    auto invalid = bus.Ask(*db_, "a", "price", R"({"item":"SKU-1"})");
+    ASSERT_FALSE(invalid.has_value());
+    EXPECT_EQ(invalid.error().code, ErrorCode::kInvalidArgument);
+    auto unanswered = bus.Ask(*db_, "a", "stock", "{}");
+    ASSERT_FALSE(unanswered.has_value());
+    EXPECT_EQ(unanswered.error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(Count("SELECT count(*) FROM bus_log"), 0);  // queries are not logged
 }
 
 TEST_F(BusTest, OutboxRowsRollBackWithTheTransaction) {
