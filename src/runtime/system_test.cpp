@@ -295,7 +295,9 @@ TEST_F(SystemTest, ConcurrentCheckoutsNeverOversellTheLastUnit) {
     auto finished = [&] {
         return Scalar("SELECT count(*) FROM ord_sagas WHERE state IN ('completed','rejected')") ==
                    "6" &&
-               Scalar("SELECT count(*) FROM ord_orders WHERE status != 'completed'") == "0";
+               Scalar("SELECT count(*) FROM ord_orders WHERE status != 'completed'") == "0" &&
+               // order-completed reaches the inventory one round after the order's status
+               Scalar("SELECT count(*) FROM inv_reservations WHERE status = 'held'") == "0";
     };
     for (int i = 0; i < 500 && !finished(); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
