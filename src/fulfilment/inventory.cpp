@@ -3,6 +3,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "messaging/payload.hpp"
+
 namespace acme::fulfilment {
 
 namespace {
@@ -30,11 +32,8 @@ std::map<std::string, std::int64_t> Quantities(const json& items) {
     return out;
 }
 
-Result<json> Parse(const std::string& text) {
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) return MakeError(ErrorCode::kInvalidArgument, "payload is not json");
-    return j;
-}
+// The payload parser shared by every service.
+Result<json> Parse(const std::string& text) { return messaging::ParsePayload(text); }
 
 // Releases a held reservation (by id or checkout); returns its checkout id, publishing
 // inventory-released either way so a compensation can always finish.

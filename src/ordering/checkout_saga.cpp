@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "messaging/payload.hpp"
+
 namespace acme::ordering {
 
 namespace {
@@ -34,11 +36,8 @@ CREATE TABLE IF NOT EXISTS ord_orders (
 );
 )sql";
 
-Result<json> Parse(const std::string& text) {
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) return MakeError(ErrorCode::kInvalidArgument, "payload is not json");
-    return j;
-}
+// The payload parser shared by every service.
+Result<json> Parse(const std::string& text) { return messaging::ParsePayload(text); }
 
 struct Saga {
     std::string checkout_id;

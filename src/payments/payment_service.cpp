@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+
 #include <thread>
+#include "messaging/payload.hpp"
 
 #include "core/thread_pool.hpp"
 
@@ -27,11 +29,8 @@ CREATE INDEX IF NOT EXISTS pay_payments_requested ON pay_payments(status, next_a
 // Gateway calls wait on I/O: this many run at once.
 constexpr std::size_t kGatewayThreads = 16;
 
-Result<json> Parse(const std::string& text) {
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) return MakeError(ErrorCode::kInvalidArgument, "payload is not json");
-    return j;
-}
+// The payload parser shared by every service.
+Result<json> Parse(const std::string& text) { return messaging::ParsePayload(text); }
 
 // Voids an authorization that is still authorized (a no-op for anything else, so a
 // redelivered void is harmless) and answers payment-voided with `reply`.
