@@ -10,7 +10,9 @@ checkouts="${2:-400}"
 kills="${3:-4}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work=$(mktemp -d)
-port=$((20000 + RANDOM % 20000))
+# Below the ephemeral range (32768+): while the server is down, a client reconnecting to a
+# port in that range can be handed the same port as its own and connect to itself.
+port=$((20000 + RANDOM % 12000))
 server_pid=""
 cleanup() {
     [ -n "$server_pid" ] && { kill -9 "$server_pid"; wait "$server_pid"; } 2>/dev/null
@@ -42,6 +44,7 @@ done
 wait "$bench_pid"
 bench_status=$?
 bench_pid=""
+grep "answered" "$work/bench.log"
 tail -4 "$work/bench.log"
 accepted=$(sed -n 's/^accepted \([0-9]*\) checkouts.*/\1/p' "$work/bench.log")
 if [ "$bench_status" != 0 ] || [ "$accepted" != "$checkouts" ]; then

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -33,8 +34,9 @@ struct BenchArgs {
     bool no_wait = false;
     double timeout_s = 300;
     std::int64_t linger_us = 2'000;
-    int http_threads = 2;
+    int http_threads = 16;
     std::int64_t gateway_latency_ms = 0;
+    bool journey = false;  // cart creation and item inside the timed loop
 };
 
 double Percentile(std::vector<double> v, double p) {
@@ -100,7 +102,7 @@ int RunBench(const BenchArgs& args) {
         if (auto ok = system->Start(); !ok) return ReportError(ok.error());
         api = std::make_unique<http::Api>(*system);
         auto srv =
-            http::HttpServer::Start({.host = host, .port = 0, .threads = 2},
+            http::HttpServer::Start({.host = host, .port = 0, .threads = args.http_threads},
                                     [&](const http::HttpRequest& r) { return api->Handle(r); });
         if (!srv) return ReportError(srv.error());
         server = std::move(*srv);
@@ -126,6 +128,60 @@ int RunBench(const BenchArgs& args) {
     static const char* kSkus[] = {"SKU-KETTLE",  "SKU-MUG",    "SKU-BEANS",
                                   "SKU-GRINDER", "SKU-FILTER", "SKU-SCALE"};
     std::atomic<int> next{0}, accepted{0}, errors{0}, retries{0};
+    // Retries each call until it succeeds: a restarted server must lose nothing accepted.
+    auto call = [&](http::HttpClient& client, const std::string& method, const std::string& target,
+                    const std::string& body, int expect,
+                    const std::vector<std::pair<std::string, std::string>>& h = {})
+        -> std::optional<http::ClientResponse> {
+        for (int attempt = 0; attempt < 600; ++attempt) {
+            auto r = client.Send(method, target, body, h);
+            if (r && r->status == expect) return *r;
+            if (r && r->status < 500) {
+                // The first few refusals are printed: a load that should pass has none.
+                if (errors.fetch_add(1) < 5) {
+                    std::fprintf(stderr, "acme bench: %s %s answered %d: %s\n", method.c_str(),
+                                 target.c_str(), r->status, r->body.substr(0, 300).c_str());
+                }
+                return std::nullopt;
+            }
+            retries.fetch_add(1);
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        errors.fetch_add(1);
+        return std::nullopt;
+    };
+    // A cart with one item, ready to check out ("" when the calls failed).
+    auto make_cart = [&](http::HttpClient& client, int i) -> std::string {
+        auto cart = call(client, "POST", "/carts",
+                         R"({"customerId":"bench-)" + std::to_string(i) + "\"}", 201);
+        if (!cart) return {};
+        std::string cart_id = nlohmann::json::parse(cart->body).at("id");
+        const std::string item = nlohmann::json{{"sku", kSkus[i % 6]}, {"quantity", 1}}.dump();
+        if (!call(client, "POST", "/carts/" + cart_id + "/items", item, 200)) return {};
+        return cart_id;
+    };
+    auto run_threads = [&](const std::function<void()>& fn) {
+        std::vector<std::thread> threads;
+        for (int t = 0; t < std::max(1, args.concurrency); ++t) threads.emplace_back(fn);
+        for (auto& t : threads) t.join();
+    };
+    // Unless --journey, carts are filled before the timed phase: the target is checkout
+    // accepted -> order created, and a shopper fills a cart long before checking out.
+    std::vector<std::string> carts(static_cast<std::size_t>(args.checkouts));
+    if (!args.journey) {
+        const auto prep_start = Clock::now();
+        run_threads([&] {
+            http::HttpClient client(host, port);
+            for (int i = next.fetch_add(1); i < args.checkouts; i = next.fetch_add(1)) {
+                carts[static_cast<std::size_t>(i)] = make_cart(client, i);
+            }
+        });
+        next = 0;
+        std::printf("prepared %d carts with one item each in %.2f s (not timed below)\n",
+                    args.checkouts,
+                    std::chrono::duration<double>(Clock::now() - prep_start).count());
+        std::fflush(stdout);
+    }
     std::mutex lat_mutex;
     std::vector<double> checkout_ms;
     const auto start = Clock::now();
@@ -142,32 +198,11 @@ int RunBench(const BenchArgs& args) {
                                               std::chrono::duration_cast<Clock::duration>(
                                                   std::chrono::duration<double>(i / args.rate)));
             }
-            // Retry each call until it succeeds: a restarted server must lose nothing accepted.
-            auto call = [&](const std::string& method, const std::string& target,
-                            const std::string& body, int expect,
-                            const std::vector<std::pair<std::string, std::string>>& h = {})
-                -> std::optional<http::ClientResponse> {
-                for (int attempt = 0; attempt < 600; ++attempt) {
-                    auto r = client.Send(method, target, body, h);
-                    if (r && r->status == expect) return *r;
-                    if (r && r->status < 500) {
-                        errors.fetch_add(1);
-                        return std::nullopt;
-                    }
-                    retries.fetch_add(1);
-                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-                }
-                errors.fetch_add(1);
-                return std::nullopt;
-            };
-            auto cart =
-                call("POST", "/carts", R"({"customerId":"bench-)" + std::to_string(i) + "\"}", 201);
-            if (!cart) continue;
-            const std::string cart_id = nlohmann::json::parse(cart->body).at("id");
-            const std::string item = nlohmann::json{{"sku", kSkus[i % 6]}, {"quantity", 1}}.dump();
-            if (!call("POST", "/carts/" + cart_id + "/items", item, 200)) continue;
+            const std::string cart_id =
+                args.journey ? make_cart(client, i) : carts[static_cast<std::size_t>(i)];
+            if (cart_id.empty()) continue;
             const auto t0 = Clock::now();
-            auto co = call("POST", "/carts/" + cart_id + "/checkout",
+            auto co = call(client, "POST", "/carts/" + cart_id + "/checkout",
                            nlohmann::json{{"paymentToken", args.token}}.dump(), 202,
                            {{"Idempotency-Key", "bench-" + run + "-" + std::to_string(i)}});
             if (!co) continue;
@@ -177,8 +212,7 @@ int RunBench(const BenchArgs& args) {
         std::lock_guard lock(lat_mutex);
         checkout_ms.insert(checkout_ms.end(), local.begin(), local.end());
     };
-    std::vector<std::thread> workers;
-    for (int t = 0; t < std::max(1, args.concurrency); ++t) workers.emplace_back(worker);
+    std::thread sender([&] { run_threads(worker); });
     // The progress thread reads through a connection of its own: a connection is used by one
     // thread at a time.
     std::unique_ptr<storage::Connection> progress_db;
@@ -198,7 +232,7 @@ int RunBench(const BenchArgs& args) {
             std::fflush(stdout);
         }
     });
-    for (auto& w : workers) w.join();
+    sender.join();
     const double send_s = std::chrono::duration<double>(Clock::now() - start).count();
     if (!args.no_wait && db) {
         while (std::chrono::duration<double>(Clock::now() - start).count() < args.timeout_s) {
@@ -274,8 +308,12 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
     cmd->add_option("--gateway-latency-ms", args->gateway_latency_ms,
                     "in-process server: simulated payment gateway latency")
         ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--http-threads", args->http_threads, "in-process server: HTTP threads")
+    cmd->add_option("--http-threads", args->http_threads,
+                    "in-process server: HTTP threads (default 16)")
         ->check(CLI::Range(1, 64));
+    cmd->add_flag("--journey", args->journey,
+                  "create the cart and add its item inside the timed loop (default: carts are "
+                  "prepared first)");
     cmd->add_option("--linger-us", args->linger_us,
                     "in-process server: consumers wait this long after a wake-up (group commit; "
                     "default 2000)")

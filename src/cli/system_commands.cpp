@@ -20,7 +20,7 @@ struct ServeArgs {
     std::string listen = "127.0.0.1:8080";
     std::string catalog = "catalog";
     std::string durability = "normal";
-    int http_threads = 2;
+    int http_threads = 16;
     std::int64_t ship_ms = 2'000;
     double decline_rate = 0;
     double error_rate = 0;
@@ -165,7 +165,11 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
                      "normal: WAL, synchronous=NORMAL (survives process crashes); full: fsync "
                      "every commit")
         ->check(CLI::IsMember({"normal", "full"}));
-    serve->add_option("--http-threads", serve_args->http_threads, "HTTP threads")
+    serve
+        ->add_option(
+            "--http-threads", serve_args->http_threads,
+            "HTTP threads (a request waits in its thread while its write is group-committed; "
+            "default 16)")
         ->check(CLI::Range(1, 64));
     serve->add_option("--stage-ms", serve_args->ship_ms, "warehouse pick/pack/ship time per stage")
         ->check(CLI::NonNegativeNumber);

@@ -67,7 +67,7 @@ Result<void> Release(messaging::Publisher& out, const std::string& reservation_i
     if (!rows->empty()) checkout = rows->front().Text(2);
     json data = {{"reservationId", reservation_id}};
     if (!checkout.empty()) data["checkoutId"] = checkout;
-    return out.Publish("inventory-released", subject, data.dump());
+    return out.Publish("inventory-released", subject, data);
 }
 
 }  // namespace
@@ -122,8 +122,7 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
             return out.Publish("inventory-reservation-failed", e.subject,
                                json{{"checkoutId", checkout},
                                     {"reason", "out_of_stock"},
-                                    {"unavailableSkus", unavailable}}
-                                   .dump());
+                                    {"unavailableSkus", unavailable}});
         }
         for (const auto& [sku, qty] : wanted) {
             const Value v[] = {qty, sku};
@@ -144,8 +143,7 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
         }
         return out.Publish(
             "inventory-reserved", e.subject,
-            json{{"checkoutId", checkout}, {"reservationId", id}, {"items", data->at("items")}}
-                .dump());
+            json{{"checkoutId", checkout}, {"reservationId", id}, {"items", data->at("items")}});
     };
     auto release = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
         auto data = Parse(e.data);

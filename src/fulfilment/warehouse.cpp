@@ -59,7 +59,7 @@ Result<void> WarehouseService::Register(messaging::Bus& bus) {
                         {"authorizationId", data->at("authorizationId")},
                         {"reason", data->value("reason", "cancelled")}};
         if (data->contains("checkoutId")) stopped["checkoutId"] = data->at("checkoutId");
-        return out.Publish("shipment-cancelled", order, stopped.dump());
+        return out.Publish("shipment-cancelled", order, stopped);
     };
     if (auto ok = bus.Subscribe(kService, "order-created", created); !ok) return ok;
     if (auto ok = bus.Subscribe(kService, "order-cancelled", cancelled); !ok) return ok;
@@ -79,28 +79,24 @@ Result<void> WarehouseService::Register(messaging::Bus& bus) {
             if (state == "queued") {
                 next = "picked";
                 delay = schedule_.pack_ms;
-                if (auto ok = out.Publish("order-picked", order, json{{"orderId", order}}.dump());
-                    !ok)
+                if (auto ok = out.Publish("order-picked", order, json{{"orderId", order}}); !ok)
                     return ok;
             } else if (state == "picked") {
                 next = "packed";
                 delay = schedule_.ship_ms;
-                if (auto ok = out.Publish("order-packed", order, json{{"orderId", order}}.dump());
-                    !ok)
+                if (auto ok = out.Publish("order-packed", order, json{{"orderId", order}}); !ok)
                     return ok;
             } else {
                 next = "shipped";
                 const std::string tracking = "TRK-" + order.substr(order.size() - 12);
-                if (auto ok =
-                        out.Publish("order-shipped", order,
-                                    json{{"orderId", order}, {"trackingNumber", tracking}}.dump());
+                if (auto ok = out.Publish("order-shipped", order,
+                                          json{{"orderId", order}, {"trackingNumber", tracking}});
                     !ok)
                     return ok;
                 if (auto ok = out.Publish("capture-payment", order,
                                           json{{"orderId", order},
                                                {"authorizationId", r.Text(2)},
-                                               {"amount", json::parse(r.Text(3))}}
-                                              .dump());
+                                               {"amount", json::parse(r.Text(3))}});
                     !ok)
                     return ok;
             }

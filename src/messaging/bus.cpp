@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <nlohmann/json.hpp>
 
 namespace acme::messaging {
 
@@ -78,6 +79,18 @@ Result<void> Publisher::Publish(const std::string& type, const std::string& subj
     return bus_.Publish(db_, service_, type, subject, data, cause_);
 }
 
+Result<void> Publisher::Publish(const std::string& type, const std::string& subject,
+                                const nlohmann::json& data) {
+    return bus_.Publish(db_, service_, type, subject, data, cause_);
+}
+
+Result<void> Bus::Publish(storage::Connection& db, const std::string& service,
+                          const std::string& type, const std::string& subject,
+                          const std::string& data, const Envelope* cause) {
+    // Text that is not JSON parses to a discarded value, which the contract check rejects.
+    return Publish(db, service, type, subject, nlohmann::json::parse(data, nullptr, false), cause);
+}
+
 SqlLogBus::SqlLogBus(const ContractRegistry& contracts, const Clock& clock, IdGenerator& ids,
                      BusOptions options)
     : contracts_(contracts), clock_(clock), ids_(ids), options_(options) {}
@@ -88,7 +101,7 @@ Result<void> SqlLogBus::Migrate(storage::Connection& db) { return db.ExecuteScri
 
 Result<void> SqlLogBus::Publish(storage::Connection& db, const std::string& service,
                                 const std::string& type, const std::string& subject,
-                                const std::string& data, const Envelope* cause) {
+                                const nlohmann::json& data, const Envelope* cause) {
     if (auto ok = contracts_.CheckSend(service, type, data); !ok) {
         if (options_.strict_contracts) throw ContractViolation(ok.error().message);
         return ok;
@@ -108,7 +121,7 @@ Result<void> SqlLogBus::Publish(storage::Connection& db, const std::string& serv
                             correlation,
                             cause != nullptr ? cause->id : std::string(),
                             traceparent,
-                            data,
+                            data.dump(),
                             FormatTime(now),
                             now};
     auto ok = db.Execute(
@@ -117,6 +130,78 @@ Result<void> SqlLogBus::Publish(storage::Connection& db, const std::string& serv
         params);
     if (ok) published_.fetch_add(1);
     return ok;
+}
+
+Result<void> SqlLogBus::Write(storage::Connection& db, const WriteFn& fn) {
+    PendingWrite pending;
+    pending.fn = &fn;
+    bool queued = false;
+    {
+        std::lock_guard lock(writes_mutex_);
+        queued = writer_running_ && std::this_thread::get_id() != dispatcher_id_;
+        if (queued) writes_.push_back(&pending);
+    }
+    // No dispatcher to hand it to (or this is the dispatcher): run it here. `pending` is not
+    // read outside the lock once queued: the dispatcher may already have finished it.
+    if (!queued) return storage::InTransaction(db, [&] { return fn(db); });
+    Notify();
+    {
+        std::unique_lock lock(writes_mutex_);
+        writes_done_.wait(lock, [&] { return pending.done; });
+    }
+    if (pending.exception) std::rethrow_exception(pending.exception);
+    return pending.result;
+}
+
+Result<std::size_t> SqlLogBus::RunWrites(storage::Connection& db) {
+    std::vector<PendingWrite*> batch;
+    {
+        std::lock_guard lock(writes_mutex_);
+        batch.swap(writes_);
+    }
+    if (batch.empty()) return 0;
+    if (auto ok = db.Begin(); !ok) {
+        for (PendingWrite* w : batch) w->result = ok;
+        FinishWrites(batch);
+        return std::unexpected(ok.error());
+    }
+    for (PendingWrite* w : batch) {
+        // A savepoint per write: one that fails or throws leaves the others standing.
+        if (auto ok = db.Begin(); !ok) {
+            w->result = ok;
+            continue;
+        }
+        try {
+            w->result = (*w->fn)(db);
+        } catch (...) {
+            w->exception = std::current_exception();
+        }
+        if (!w->exception && w->result) {
+            if (auto ok = db.Commit(); ok) continue;
+            w->result = MakeError(ErrorCode::kInternal, "savepoint release failed");
+        }
+        db.Rollback();
+    }
+    if (auto ok = db.Commit(); !ok) {
+        db.Rollback();
+        for (PendingWrite* w : batch) {
+            if (!w->exception && w->result) w->result = ok;
+        }
+        FinishWrites(batch);
+        return std::unexpected(ok.error());
+    }
+    writes_run_.fetch_add(static_cast<std::int64_t>(batch.size()));
+    write_commits_.fetch_add(1);
+    FinishWrites(batch);
+    return batch.size();
+}
+
+void SqlLogBus::FinishWrites(std::vector<PendingWrite*>& batch) {
+    {
+        std::lock_guard lock(writes_mutex_);
+        for (PendingWrite* w : batch) w->done = true;
+    }
+    writes_done_.notify_all();
 }
 
 Result<void> SqlLogBus::Subscribe(const std::string& consumer, const std::string& type,
@@ -466,9 +551,12 @@ Result<std::size_t> SqlLogBus::RunTicker(TickerEntry& t, storage::Connection& db
     const std::int64_t now = clock_.NowMillis();
     if (!force && now < t.next_at) return 0;
     t.next_at = now + t.period_ms;
-    Publisher out(*this, db, t.service);
     auto before = published_.load();
-    auto ok = storage::InTransaction(db, [&]() -> Result<void> { return t.fn(out); });
+    // Serving, the ticker's transaction runs on the dispatcher (the one writer).
+    auto ok = Write(db, [&](storage::Connection& tx) {
+        Publisher out(*this, tx, t.service);
+        return t.fn(out);
+    });
     if (!ok) return std::unexpected(ok.error());
     return static_cast<std::size_t>(published_.load() - before);
 }
@@ -508,14 +596,22 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
         auto db = connect();
         if (!db) return std::unexpected(db.error());
         threads_.emplace_back([this, conn = std::shared_ptr(std::move(*db))] {
+            {
+                std::lock_guard lock(writes_mutex_);
+                dispatcher_id_ = std::this_thread::get_id();
+                writer_running_ = true;
+            }
             while (running_) {
                 std::uint64_t seen = 0;
                 {
                     std::lock_guard lock(wake_mutex_);
                     seen = generation_;
                 }
+                // Writes queued by other threads first: the messages they publish are then
+                // handled in this same round.
+                auto w = RunWrites(*conn);
                 auto n = ProcessRound(*conn);
-                std::size_t work = n ? *n : 0;
+                std::size_t work = (n ? *n : 0) + (w ? *w : 0);
                 for (auto& [name, c] : consumers_) {
                     auto m = ProcessRetries(c, *conn);
                     work += m ? *m : 0;
@@ -534,6 +630,13 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
                     std::this_thread::sleep_for(std::chrono::microseconds(options_.linger_us));
                 }
             }
+            // Stopping: writes queued until now still run; later ones run on their callers'
+            // connections.
+            {
+                std::lock_guard lock(writes_mutex_);
+                writer_running_ = false;
+            }
+            (void)RunWrites(*conn);
         });
     }
     for (auto& [period, worker] : workers_) {
@@ -639,8 +742,8 @@ Result<std::int64_t> ReplayDeadLetters(storage::Connection& db, std::int64_t id,
 }
 
 BusStats SqlLogBus::Stats() const {
-    return {published_.load(), handled_.load(), duplicates_.load(), retries_.load(),
-            dead_letters_.load()};
+    return {published_.load(),    handled_.load(),    duplicates_.load(),   retries_.load(),
+            dead_letters_.load(), writes_run_.load(), write_commits_.load()};
 }
 
 }  // namespace acme::messaging

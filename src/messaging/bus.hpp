@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,6 +22,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -77,6 +80,9 @@ class Publisher {
     // Publishes `type` with JSON `data`; `subject` is the checkout or order id.
     [[nodiscard]] Result<void> Publish(const std::string& type, const std::string& subject,
                                        const std::string& data);
+    // The same from a JSON value: checked against the schema as it is, serialized once.
+    [[nodiscard]] Result<void> Publish(const std::string& type, const std::string& subject,
+                                       const nlohmann::json& data);
     [[nodiscard]] storage::Connection& db() { return db_; }
     [[nodiscard]] const std::string& service() const { return service_; }
     [[nodiscard]] std::int64_t NowMillis() const;
@@ -93,6 +99,8 @@ using Handler = std::function<Result<void>(const Envelope&, Publisher&)>;
 using QueryHandler =
     std::function<Result<std::string>(storage::Connection& db, const std::string&)>;
 using Ticker = std::function<Result<void>(Publisher&)>;
+// A unit of writes (a command from outside, a worker's results) run by `Bus::Write`.
+using WriteFn = std::function<Result<void>(storage::Connection&)>;
 // Work that must not hold the write lock (calls to outside systems); opens its own
 // transactions and returns how much it did.
 using Worker = std::function<Result<std::size_t>(storage::Connection& db)>;
@@ -103,6 +111,8 @@ struct BusStats {
     std::int64_t duplicates = 0;
     std::int64_t retries = 0;
     std::int64_t dead_letters = 0;
+    std::int64_t writes = 0;         // Write calls run by the dispatcher
+    std::int64_t write_commits = 0;  // the transactions they were committed in
 };
 
 // The message bus every service talks through. Two implementations are planned behind this
@@ -119,12 +129,30 @@ class Bus {
     // kInvalidArgument) or the database.
     [[nodiscard]] virtual Result<void> Publish(storage::Connection& db, const std::string& service,
                                                const std::string& type, const std::string& subject,
-                                               const std::string& data, const Envelope* cause) = 0;
+                                               const nlohmann::json& data,
+                                               const Envelope* cause) = 0;
+    // The same from JSON text (kInvalidArgument when it is not JSON).
+    [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
+                                       const std::string& type, const std::string& subject,
+                                       const std::string& data, const Envelope* cause);
     [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
                                        const std::string& type, const std::string& subject,
                                        const std::string& data) {
         return Publish(db, service, type, subject, data, nullptr);
     }
+    [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
+                                       const std::string& type, const std::string& subject,
+                                       const nlohmann::json& data) {
+        return Publish(db, service, type, subject, data, nullptr);
+    }
+    // Runs `fn` in a write transaction and returns once it committed, or failed and left
+    // nothing behind (`fn`'s error, or the database's). While the bus runs (after Start) the
+    // writes of every thread are queued for the dispatcher, which commits them together on
+    // its own connection (group commit: one writer, one commit for many requests, and the
+    // messages they publish are handled in the same round); otherwise, and on the dispatcher
+    // thread itself, `fn` runs on `db` in a transaction (a savepoint inside an open one).
+    // An exception thrown by `fn` is rethrown to the caller.
+    [[nodiscard]] virtual Result<void> Write(storage::Connection& db, const WriteFn& fn) = 0;
     // Registers `consumer`'s handler for `type`. kFailedPrecondition when the catalog does not
     // declare that `consumer` receives `type`.
     [[nodiscard]] virtual Result<void> Subscribe(const std::string& consumer,
@@ -175,8 +203,9 @@ class SqlLogBus final : public Bus {
     using Bus::RunUntilIdle;
     [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
                                        const std::string& type, const std::string& subject,
-                                       const std::string& data, const Envelope* cause) override;
+                                       const nlohmann::json& data, const Envelope* cause) override;
 
+    [[nodiscard]] Result<void> Write(storage::Connection& db, const WriteFn& fn) override;
     [[nodiscard]] Result<void> Subscribe(const std::string& consumer, const std::string& type,
                                          Handler handler) override;
     void AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) override;
@@ -240,6 +269,16 @@ class SqlLogBus final : public Bus {
     Result<void> RecordFailure(Consumer& c, storage::Connection& db, const Envelope& e,
                                int attempts, const std::string& reason, bool advance_offset);
     Result<std::size_t> RunTicker(TickerEntry& t, storage::Connection& db, bool force);
+    struct PendingWrite {
+        const WriteFn* fn = nullptr;
+        Result<void> result;
+        std::exception_ptr exception;
+        bool done = false;
+    };
+    // On the dispatcher: every queued write in one transaction, each in a savepoint of its
+    // own; returns how many ran.
+    Result<std::size_t> RunWrites(storage::Connection& db);
+    void FinishWrites(std::vector<PendingWrite*>& batch);
     std::int64_t Backoff(int attempts);
     void PrepareFetchSql(Consumer& c);
 
@@ -259,7 +298,13 @@ class SqlLogBus final : public Bus {
     std::uint64_t generation_ = 0;
 
     std::atomic<std::int64_t> published_{0}, handled_{0}, duplicates_{0}, retries_{0},
-        dead_letters_{0};
+        dead_letters_{0}, writes_run_{0}, write_commits_{0};
+    std::mutex writes_mutex_;
+    std::condition_variable writes_done_;
+    std::vector<PendingWrite*> writes_;  // queued for the dispatcher
+    bool writer_running_ = false;        // guarded by writes_mutex_
+    std::thread::id dispatcher_id_;
+
     std::mutex jitter_mutex_;
     std::uint64_t jitter_state_ = 0x9e3779b97f4a7c15ULL;
 };

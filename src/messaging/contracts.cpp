@@ -57,13 +57,17 @@ Result<ContractRegistry> ContractRegistry::FromCatalog(const catalog::Catalog& c
 
 Result<void> ContractRegistry::CheckSend(const std::string& service, const std::string& type,
                                          const std::string& data) const {
+    return CheckSend(service, type, nlohmann::json::parse(data, nullptr, false));
+}
+
+Result<void> ContractRegistry::CheckSend(const std::string& service, const std::string& type,
+                                         const nlohmann::json& doc) const {
     auto it = impl_->sends.find(service);
     if (it == impl_->sends.end() || !it->second.contains(type)) {
         return MakeError(ErrorCode::kFailedPrecondition, "contract violation: service '" + service +
                                                              "' does not declare '" + type +
                                                              "' in sends");
     }
-    const nlohmann::json doc = nlohmann::json::parse(data, nullptr, false);
     if (doc.is_discarded()) {
         return MakeError(ErrorCode::kInvalidArgument, type + ": payload is not json");
     }

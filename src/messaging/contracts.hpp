@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
 
@@ -29,6 +30,9 @@ class ContractRegistry {
     // when `data` is not JSON or fails the message's schema.
     [[nodiscard]] Result<void> CheckSend(const std::string& service, const std::string& type,
                                          const std::string& data) const;
+    // The same for a parsed payload (a discarded value is "not JSON").
+    [[nodiscard]] Result<void> CheckSend(const std::string& service, const std::string& type,
+                                         const nlohmann::json& data) const;
     // Whether `service` declares `type` in `receives`.
     [[nodiscard]] bool Receives(const std::string& service, const std::string& type) const;
     // "id@version" of the latest version of message `type`, or "" when unknown.

@@ -173,14 +173,13 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
         return out.Publish("release-inventory", s.checkout_id,
                            json{{"checkoutId", s.checkout_id},
                                 {"reservationId", s.reservation_id},
-                                {"reason", s.reason}}
-                               .dump());
+                                {"reason", s.reason}});
     };
     auto void_auth = [](Publisher& out, const std::string& checkout, const std::string& auth,
                         const std::string& reason) -> Result<void> {
         return out.Publish(
             "void-payment", checkout,
-            json{{"checkoutId", checkout}, {"authorizationId", auth}, {"reason", reason}}.dump());
+            json{{"checkoutId", checkout}, {"authorizationId", auth}, {"reason", reason}});
     };
 
     auto start = [=](const Envelope& e, Publisher& out) -> Result<void> {
@@ -199,7 +198,7 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
         if (out.db().Changes() == 0) return {};
         if (auto ok = StepStarted(out, id, "reserve-inventory"); !ok) return ok;
         return out.Publish("reserve-inventory", id,
-                           json{{"checkoutId", id}, {"items", data->at("items")}}.dump());
+                           json{{"checkoutId", id}, {"items", data->at("items")}});
     };
     auto reserved = [=](const Envelope& e, Publisher& out) -> Result<void> {
         return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
@@ -210,8 +209,7 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
                 return out.Publish("release-inventory", s.checkout_id,
                                    json{{"checkoutId", s.checkout_id},
                                         {"reservationId", reservation},
-                                        {"reason", "late_reservation"}}
-                                       .dump());
+                                        {"reason", "late_reservation"}});
             }
             s.reservation_id = reservation;
             s.state = "authorizing";
@@ -223,8 +221,7 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
                                json{{"checkoutId", s.checkout_id},
                                     {"customerId", s.data.at("customerId")},
                                     {"amount", s.data.at("total")},
-                                    {"paymentToken", s.data.at("paymentToken")}}
-                                   .dump());
+                                    {"paymentToken", s.data.at("paymentToken")}});
         });
     };
     auto reservation_failed = [=](const Envelope& e, Publisher& out) -> Result<void> {
@@ -256,8 +253,7 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
                                     {"reservationId", s.reservation_id},
                                     {"authorizationId", auth},
                                     {"items", s.data.at("items")},
-                                    {"total", s.data.at("total")}}
-                                   .dump());
+                                    {"total", s.data.at("total")}});
         });
     };
     auto declined = [=](const Envelope& e, Publisher& out) -> Result<void> {
@@ -379,24 +375,24 @@ Result<OrderView> OrderService::Get(storage::Connection& db, const std::string& 
 
 Result<OrderView> OrderService::RequestCancel(storage::Connection& db, messaging::Bus& bus,
                                               const std::string& id) {
-    return storage::InTransaction(db, [&]() -> Result<OrderView> {
-        auto order = Get(db, id);
+    OrderView view;
+    auto done = bus.Write(db, [&](storage::Connection& tx) -> Result<void> {
+        auto order = Get(tx, id);
         if (!order) return std::unexpected(order.error());
         if (order->status != "created" && order->status != "picked" && order->status != "packed") {
             return MakeError(ErrorCode::kConflict,
                              "order '" + id + "' is " + order->status + " and cannot be cancelled");
         }
         const Value k[] = {id};
-        auto pending = db.Query("SELECT 1 FROM ord_cancellations WHERE order_id = ?", k);
+        view = *order;
+        auto pending = tx.Query("SELECT 1 FROM ord_cancellations WHERE order_id = ?", k);
         if (!pending) return std::unexpected(pending.error());
-        if (!pending->empty()) return *order;  // already requested: accepted again, once
-        if (auto ok = bus.Publish(db, "storefront", "cancel-order", id,
-                                  json{{"orderId", id}, {"reason", "customer_request"}}.dump());
-            !ok) {
-            return std::unexpected(ok.error());
-        }
-        return *order;
+        if (!pending->empty()) return {};  // already requested: accepted again, once
+        return bus.Publish(tx, "storefront", "cancel-order", id,
+                           json{{"orderId", id}, {"reason", "customer_request"}});
     });
+    if (!done) return std::unexpected(done.error());
+    return view;
 }
 
 Result<void> OrderService::Register(messaging::Bus& bus) {
@@ -409,9 +405,8 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
         const std::string customer = data->at("customerId").get<std::string>();
         if (!faults_.fail_customer_prefix.empty() &&
             customer.starts_with(faults_.fail_customer_prefix)) {
-            return out.Publish(
-                "order-creation-failed", e.subject,
-                json{{"checkoutId", checkout}, {"reason", "order_store_rejected"}}.dump());
+            return out.Publish("order-creation-failed", e.subject,
+                               json{{"checkoutId", checkout}, {"reason", "order_store_rejected"}});
         }
         const Value ck[] = {checkout};
         auto existing = out.db().Query("SELECT id FROM ord_orders WHERE checkout_id = ?", ck);
@@ -439,7 +434,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
         json created = *data;
         created.erase("cartId");
         created["orderId"] = id;
-        return out.Publish("order-created", id, created.dump());
+        return out.Publish("order-created", id, created);
     };
     auto set_status = [](Publisher& out, const std::string& id, const std::string& status,
                          const char* only_from) -> Result<bool> {
@@ -480,8 +475,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
                                 {"checkoutId", order->checkout_id},
                                 {"reservationId", ids->front().Text(0)},
                                 {"authorizationId", ids->front().Text(1)},
-                                {"reason", data->value("reason", "cancelled")}}
-                               .dump());
+                                {"reason", data->value("reason", "cancelled")}});
     };
     auto stopped = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
         auto data = Parse(e.data);
@@ -522,8 +516,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
                            json{{"orderId", id},
                                 {"checkoutId", rows->front().Text(0)},
                                 {"reservationId", rows->front().Text(1)},
-                                {"completedAt", FormatTime(out.NowMillis())}}
-                               .dump());
+                                {"completedAt", FormatTime(out.NowMillis())}});
     };
     const std::pair<const char*, messaging::Handler> handlers[] = {
         {"create-order", create},

@@ -44,7 +44,7 @@ Result<void> VoidAuthorization(messaging::Publisher& out, const std::string& sub
         return ok;
     }
     reply["authorizationId"] = auth;
-    return out.Publish("payment-voided", subject, reply.dump());
+    return out.Publish("payment-voided", subject, reply);
 }
 
 }  // namespace
@@ -94,7 +94,7 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
             decisions[i] = gateway_.Authorize((*rows)[i].Text(3), (*rows)[i].Int(1));
         },
         std::min<std::size_t>(kGatewayThreads, rows->size()));
-    auto done = storage::InTransaction(db, [&]() -> Result<void> {
+    auto done = bus.Write(db, [&](storage::Connection& tx) -> Result<void> {
         for (std::size_t i = 0; i < rows->size(); ++i) {
             const auto& r = (*rows)[i];
             const GatewayDecision& d = decisions[i];
@@ -116,7 +116,7 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
                     d.reason,
                     at,
                     checkout};
-                if (auto ok = db.Execute("UPDATE pay_payments SET status = ?, attempts = ?, "
+                if (auto ok = tx.Execute("UPDATE pay_payments SET status = ?, attempts = ?, "
                                          "next_at = ?, reason = ?, "
                                          "updated_ms = ? WHERE checkout_id = ?",
                                          upd);
@@ -136,7 +136,7 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
             if (status == "authorized") auth = ids_.Next();
             const Value upd[] = {
                 status, auth.empty() ? Value{} : Value{auth}, d.reason, answer_at, at, checkout};
-            if (auto ok = db.Execute(
+            if (auto ok = tx.Execute(
                     "UPDATE pay_payments SET status = ?, authorization_id = ?, reason = ?, "
                     "answer_at = ?, updated_ms = ? WHERE checkout_id = ? AND status = 'requested'",
                     upd);
@@ -146,16 +146,15 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
             Result<void> published;
             if (status == "authorized") {
                 published =
-                    bus.Publish(db, kService, "payment-authorized", checkout,
+                    bus.Publish(tx, kService, "payment-authorized", checkout,
                                 json{{"checkoutId", checkout},
                                      {"authorizationId", auth},
-                                     {"amount", {{"amount", r.Int(1)}, {"currency", r.Text(2)}}}}
-                                    .dump(),
+                                     {"amount", {{"amount", r.Int(1)}, {"currency", r.Text(2)}}}},
                                 &cause);
             } else if (status == "declined") {
-                published = bus.Publish(db, kService, "payment-declined", checkout,
-                                        json{{"checkoutId", checkout}, {"reason", d.reason}}.dump(),
-                                        &cause);
+                published =
+                    bus.Publish(tx, kService, "payment-declined", checkout,
+                                json{{"checkoutId", checkout}, {"reason", d.reason}}, &cause);
             }
             if (!published) return published;
         }
@@ -213,8 +212,7 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
         }
         return out.Publish(
             "payment-captured", e.subject,
-            json{{"orderId", order}, {"authorizationId", auth}, {"amount", data->at("amount")}}
-                .dump());
+            json{{"orderId", order}, {"authorizationId", auth}, {"amount", data->at("amount")}});
     };
     auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
         auto data = Parse(e.data);
@@ -254,8 +252,7 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
                     out.Publish("payment-authorized", r.Text(0),
                                 json{{"checkoutId", r.Text(0)},
                                      {"authorizationId", auth},
-                                     {"amount", {{"amount", r.Int(1)}, {"currency", r.Text(2)}}}}
-                                    .dump());
+                                     {"amount", {{"amount", r.Int(1)}, {"currency", r.Text(2)}}}});
                 !ok) {
                 return ok;
             }

@@ -64,13 +64,32 @@ Result<std::vector<Product>> CartService::Products(storage::Connection& db) cons
 Result<Cart> CartService::Create(storage::Connection& db, const std::string& customer_id) {
     const std::string id = ids_.Next();
     const Value v[] = {id, customer_id, bus_.clock().NowMillis()};
-    if (auto ok = db.Execute(
-            "INSERT INTO shop_carts(id, customer_id, status, created_ms) VALUES (?, ?, 'open', ?)",
-            v);
+    if (auto ok = bus_.Write(db,
+                             [&](storage::Connection& tx) {
+                                 return tx.Execute(
+                                     "INSERT INTO shop_carts(id, customer_id, status, created_ms) "
+                                     "VALUES (?, ?, 'open', ?)",
+                                     v);
+                             });
         !ok) {
         return std::unexpected(ok.error());
     }
     return Get(db, id);
+}
+
+Result<CartService::CartState> CartService::LoadForUpdate(storage::Connection& db,
+                                                          const std::string& cart_id) const {
+    const Value key[] = {cart_id};
+    auto rows = db.Query("SELECT status FROM shop_carts WHERE id = ?", key);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return MakeError(ErrorCode::kNotFound, "no cart '" + cart_id + "'");
+    CartState state{rows->front().Text(0), {}};
+    auto items = db.Query(
+        "SELECT sku, quantity, unit_price FROM shop_cart_items WHERE cart_id = ? ORDER BY sku",
+        key);
+    if (!items) return std::unexpected(items.error());
+    for (const auto& r : *items) state.items.emplace_back(r.Text(0), r.Int(1), r.Int(2));
+    return state;
 }
 
 Result<Cart> CartService::Get(storage::Connection& db, const std::string& cart_id) const {
@@ -125,24 +144,24 @@ Result<Cart> CartService::AddItem(storage::Connection& db, const std::string& ca
         return MakeError(ErrorCode::kInvalidArgument,
                          "quantity must be between 1 and " + std::to_string(kMaxQuantity));
     }
-    auto done = storage::InTransaction(db, [&]() -> Result<void> {
-        auto cart = Get(db, cart_id);
+    auto done = bus_.Write(db, [&](storage::Connection& tx) -> Result<void> {
+        auto cart = LoadForUpdate(tx, cart_id);
         if (!cart) return std::unexpected(cart.error());
         if (cart->status != "open") {
             return MakeError(ErrorCode::kConflict, "cart '" + cart_id + "' is checked out");
         }
         const Value k[] = {sku};
-        auto product = db.Query("SELECT price FROM shop_products WHERE sku = ?", k);
+        auto product = tx.Query("SELECT price FROM shop_products WHERE sku = ?", k);
         if (!product) return std::unexpected(product.error());
         if (product->empty()) return MakeError(ErrorCode::kNotFound, "no product '" + sku + "'");
-        for (const CartItem& i : cart->items) {
-            if (i.sku == sku && i.quantity + quantity > kMaxQuantity) {
+        for (const auto& [item_sku, item_quantity, price] : cart->items) {
+            if (item_sku == sku && item_quantity + quantity > kMaxQuantity) {
                 return MakeError(ErrorCode::kInvalidArgument,
                                  "at most " + std::to_string(kMaxQuantity) + " of one product");
             }
         }
         const Value v[] = {cart_id, sku, quantity, product->front().Int(0)};
-        return db.Execute(
+        return tx.Execute(
             "INSERT INTO shop_cart_items(cart_id, sku, quantity, unit_price) VALUES (?,?,?,?) "
             "ON CONFLICT(cart_id, sku) DO UPDATE SET quantity = quantity + excluded.quantity",
             v);
@@ -153,18 +172,18 @@ Result<Cart> CartService::AddItem(storage::Connection& db, const std::string& ca
 
 Result<Cart> CartService::RemoveItem(storage::Connection& db, const std::string& cart_id,
                                      const std::string& sku) {
-    auto done = storage::InTransaction(db, [&]() -> Result<void> {
-        auto cart = Get(db, cart_id);
+    auto done = bus_.Write(db, [&](storage::Connection& tx) -> Result<void> {
+        auto cart = LoadForUpdate(tx, cart_id);
         if (!cart) return std::unexpected(cart.error());
         if (cart->status != "open") {
             return MakeError(ErrorCode::kConflict, "cart '" + cart_id + "' is checked out");
         }
         const Value v[] = {cart_id, sku};
-        if (auto ok = db.Execute("DELETE FROM shop_cart_items WHERE cart_id = ? AND sku = ?", v);
+        if (auto ok = tx.Execute("DELETE FROM shop_cart_items WHERE cart_id = ? AND sku = ?", v);
             !ok) {
             return ok;
         }
-        if (db.Changes() == 0) {
+        if (tx.Changes() == 0) {
             return MakeError(ErrorCode::kNotFound, "cart '" + cart_id + "' has no '" + sku + "'");
         }
         return {};
@@ -176,10 +195,33 @@ Result<Cart> CartService::RemoveItem(storage::Connection& db, const std::string&
 Result<CheckoutAccepted> CartService::Checkout(storage::Connection& db, const std::string& cart_id,
                                                const std::string& payment_token,
                                                const std::string& idempotency_key) {
-    return storage::InTransaction(db, [&]() -> Result<CheckoutAccepted> {
+    const std::string checkout_id = ids_.Next();
+    auto message = [&](const Cart& cart) {
+        nlohmann::json items = nlohmann::json::array();
+        for (const CartItem& i : cart.items) {
+            items.push_back(
+                {{"sku", i.sku},
+                 {"quantity", i.quantity},
+                 {"unitPrice", {{"amount", i.unit_price}, {"currency", cart.currency}}}});
+        }
+        return nlohmann::json{{"checkoutId", checkout_id},
+                              {"cartId", cart_id},
+                              {"customerId", cart.customer_id},
+                              {"items", std::move(items)},
+                              {"total", {{"amount", cart.total}, {"currency", cart.currency}}},
+                              {"paymentToken", payment_token}};
+    };
+    // Priced before the write, on the caller's connection (the promotions query and the
+    // message are the costly part); the write only checks that the cart still holds what was
+    // priced, and prices again in the rare case it changed in between.
+    auto priced = Get(db, cart_id);
+    if (!priced) return std::unexpected(priced.error());
+    nlohmann::json data = message(*priced);
+    CheckoutAccepted accepted;
+    auto done = bus_.Write(db, [&](storage::Connection& tx) -> Result<void> {
         if (!idempotency_key.empty()) {
             const Value k[] = {idempotency_key};
-            auto seen = db.Query(
+            auto seen = tx.Query(
                 "SELECT cart_id, checkout_id FROM shop_checkout_keys WHERE idempotency_key = ?", k);
             if (!seen) return std::unexpected(seen.error());
             if (!seen->empty()) {
@@ -187,50 +229,48 @@ Result<CheckoutAccepted> CartService::Checkout(storage::Connection& db, const st
                     return MakeError(ErrorCode::kConflict,
                                      "Idempotency-Key was used for another cart");
                 }
-                return CheckoutAccepted{seen->front().Text(1), true};
+                accepted = {seen->front().Text(1), true};
+                return {};
             }
         }
-        auto cart = Get(db, cart_id);
+        auto cart = LoadForUpdate(tx, cart_id);
         if (!cart) return std::unexpected(cart.error());
         if (cart->status != "open") {
             return MakeError(ErrorCode::kConflict, "cart '" + cart_id + "' is already checked out");
         }
         if (cart->items.empty()) return MakeError(ErrorCode::kConflict, "cart is empty");
-        const std::string checkout_id = ids_.Next();
+        bool same = cart->items.size() == priced->items.size();
+        for (std::size_t i = 0; same && i < cart->items.size(); ++i) {
+            const CartItem& p = priced->items[i];
+            same = cart->items[i] == std::tuple(p.sku, p.quantity, p.unit_price);
+        }
+        if (!same) {
+            auto again = Get(tx, cart_id);
+            if (!again) return std::unexpected(again.error());
+            data = message(*again);
+        }
         const Value upd[] = {checkout_id, cart_id};
-        if (auto ok = db.Execute(
+        if (auto ok = tx.Execute(
                 "UPDATE shop_carts SET status = 'checked_out', checkout_id = ? WHERE id = ?", upd);
             !ok) {
-            return std::unexpected(ok.error());
+            return ok;
         }
         const std::string key = idempotency_key.empty() ? "auto:" + checkout_id : idempotency_key;
         const Value ins[] = {key, cart_id, checkout_id};
-        if (auto ok = db.Execute("INSERT INTO shop_checkout_keys(idempotency_key, cart_id, "
+        if (auto ok = tx.Execute("INSERT INTO shop_checkout_keys(idempotency_key, cart_id, "
                                  "checkout_id) VALUES (?,?,?)",
                                  ins);
             !ok) {
-            return std::unexpected(ok.error());
+            return ok;
         }
-        nlohmann::json items = nlohmann::json::array();
-        for (const CartItem& i : cart->items) {
-            items.push_back(
-                {{"sku", i.sku},
-                 {"quantity", i.quantity},
-                 {"unitPrice", {{"amount", i.unit_price}, {"currency", cart->currency}}}});
+        if (auto ok = bus_.Publish(tx, kService, "cart-checked-out", checkout_id, data); !ok) {
+            return ok;
         }
-        const nlohmann::json data = {
-            {"checkoutId", checkout_id},
-            {"cartId", cart_id},
-            {"customerId", cart->customer_id},
-            {"items", items},
-            {"total", {{"amount", cart->total}, {"currency", cart->currency}}},
-            {"paymentToken", payment_token}};
-        if (auto ok = bus_.Publish(db, kService, "cart-checked-out", checkout_id, data.dump());
-            !ok) {
-            return std::unexpected(ok.error());
-        }
-        return CheckoutAccepted{checkout_id, false};
+        accepted = {checkout_id, false};
+        return {};
     });
+    if (!done) return std::unexpected(done.error());
+    return accepted;
 }
 
 }  // namespace acme::shopping

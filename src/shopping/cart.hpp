@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -77,6 +78,15 @@ class CartService {
                                                     const std::string& idempotency_key);
 
   private:
+    struct CartState {
+        std::string status;
+        // sku, quantity, unit price; ordered by sku like Cart::items
+        std::vector<std::tuple<std::string, std::int64_t, std::int64_t>> items;
+    };
+    // The cart's status and quantities, without pricing (inside a write).
+    [[nodiscard]] Result<CartState> LoadForUpdate(storage::Connection& db,
+                                                  const std::string& cart_id) const;
+
     messaging::Bus& bus_;
     IdGenerator& ids_;
 };

@@ -45,7 +45,9 @@ class Connection {
     // Rows changed by the last Execute.
     [[nodiscard]] virtual std::int64_t Changes() = 0;
 
-    // Transactions: Begin takes the write lock up front (SQLite: BEGIN IMMEDIATE).
+    // Transactions: Begin takes the write lock up front (SQLite: BEGIN IMMEDIATE). Inside an
+    // open transaction Begin starts a savepoint, which Commit releases and Rollback undoes
+    // alone; only the outermost Commit makes the work durable.
     virtual Result<void> Begin() = 0;
     virtual Result<void> Commit() = 0;
     virtual void Rollback() = 0;

@@ -90,6 +90,44 @@ TEST_F(SqliteTest, ExceptionRollsBackAndReleasesTheWriter) {
     }));
 }
 
+TEST_F(SqliteTest, NestedTransactionsAreSavepoints) {
+    auto insert = [&](const char* name) {
+        const Value a[] = {std::string(name)};
+        return db_->Execute("INSERT INTO t(name) VALUES (?)", a);
+    };
+    auto other = OpenSqlite(path_);
+    ASSERT_TRUE(other.has_value());
+    auto outer = InTransaction(*db_, [&]() -> Result<void> {
+        if (auto ok = insert("kept"); !ok) return ok;
+        // The inner unit fails: only its own row goes.
+        EXPECT_FALSE(InTransaction(*db_, [&]() -> Result<void> {
+            if (auto ok = insert("dropped"); !ok) return ok;
+            return MakeError(ErrorCode::kConflict, "inner fails");
+        }));
+        EXPECT_THROW((void)InTransaction(*db_,
+                                         [&]() -> Result<void> {
+                                             (void)insert("thrown");
+                                             throw std::runtime_error("boom");
+                                         }),
+                     std::runtime_error);
+        EXPECT_TRUE(InTransaction(*db_, [&] { return insert("inner"); }));
+        // Nothing is visible elsewhere before the outermost commit.
+        EXPECT_TRUE((*other)->Query("SELECT name FROM t")->empty());
+        return {};
+    });
+    ASSERT_TRUE(outer.has_value());
+    auto rows = (*other)->Query("SELECT name FROM t ORDER BY name");
+    ASSERT_EQ(rows->size(), 2u);
+    EXPECT_EQ((*rows)[0].Text(0), "inner");
+    EXPECT_EQ((*rows)[1].Text(0), "kept");
+    // A failing outer transaction takes its committed savepoints with it.
+    EXPECT_FALSE(InTransaction(*db_, [&]() -> Result<void> {
+        EXPECT_TRUE(InTransaction(*db_, [&] { return insert("gone"); }));
+        return MakeError(ErrorCode::kInternal, "outer fails");
+    }));
+    EXPECT_EQ((*other)->Query("SELECT name FROM t")->size(), 2u);
+}
+
 TEST_F(SqliteTest, SecondConnectionSeesCommittedRows) {
     auto other = OpenSqlite(path_);
     ASSERT_TRUE(other.has_value());

@@ -102,25 +102,48 @@ class SqliteConnection final : public Connection {
 
     std::int64_t Changes() override { return sqlite3_changes64(db_); }
 
+    // A Begin inside an open transaction starts a savepoint: the inner unit commits or rolls
+    // back on its own, and only the outermost Commit makes anything durable.
     Result<void> Begin() override {
+        if (depth_ > 0) {
+            auto ok = Execute("SAVEPOINT acme_nested", {});
+            if (ok) ++depth_;
+            return ok;
+        }
         writer_.lock();
         in_transaction_ = true;
         auto ok = Execute("BEGIN IMMEDIATE", {});
-        if (!ok) End();
+        if (!ok) {
+            End();
+            return ok;
+        }
+        depth_ = 1;
         return ok;
     }
     Result<void> Commit() override {
+        if (depth_ > 1) {
+            auto ok = Execute("RELEASE acme_nested", {});
+            if (ok) --depth_;
+            return ok;
+        }
         auto ok = Execute("COMMIT", {});
         if (ok) End();
         return ok;  // on failure the caller rolls back, which releases the lock
     }
     void Rollback() override {
+        if (depth_ > 1) {
+            (void)Execute("ROLLBACK TO acme_nested", {});
+            (void)Execute("RELEASE acme_nested", {});
+            --depth_;
+            return;
+        }
         if (sqlite3_get_autocommit(db_) == 0) (void)Execute("ROLLBACK", {});
         End();
     }
 
   private:
     void End() {
+        depth_ = 0;
         if (!in_transaction_) return;
         in_transaction_ = false;
         writer_.unlock();
@@ -186,6 +209,7 @@ class SqliteConnection final : public Connection {
     sqlite3* db_;
     std::mutex& writer_;
     bool in_transaction_ = false;
+    int depth_ = 0;  // 1 inside a transaction, more inside savepoints
     std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
@@ -209,7 +233,9 @@ Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path
         db, std::filesystem::weakly_canonical(path, ec).string());
     const std::string pragmas =
         std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=") +
-        (options.durability == Durability::kFull ? "FULL" : "NORMAL") + ";";
+        (options.durability == Durability::kFull ? "FULL" : "NORMAL") +
+        // The WAL file is truncated back to 64 MiB after a checkpoint lets it restart.
+        "; PRAGMA journal_size_limit=67108864;";
     if (auto ok = conn->ExecuteScript(pragmas); !ok) return std::unexpected(ok.error());
     return std::unique_ptr<Connection>(std::move(conn));
 }
