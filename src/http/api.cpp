@@ -129,6 +129,7 @@ HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
     static const std::regex kCheckoutGet(R"(^/checkouts/([A-Za-z0-9-]{1,64})$)");
     static const std::regex kOrder(R"(^/orders/([A-Za-z0-9-]{1,64})$)");
     static const std::regex kCancel(R"(^/orders/([A-Za-z0-9-]{1,64})/cancel$)");
+    static const std::regex kReturn(R"(^/orders/([A-Za-z0-9-]{1,64})/return$)");
     auto method_not_allowed = [&] {
         return Problem(405, "Method Not Allowed", r.method + " is not allowed on " + r.path);
     };
@@ -238,6 +239,13 @@ HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
     if (std::regex_match(path, m, kCancel)) {
         if (r.method != "POST") return method_not_allowed();
         auto o = ordering::OrderService::RequestCancel(db, system_.bus(), m[1]);
+        if (!o) return FromError(o.error());
+        system_.bus().Notify();
+        return Json(202, OrderJson(*o));
+    }
+    if (std::regex_match(path, m, kReturn)) {
+        if (r.method != "POST") return method_not_allowed();
+        auto o = ordering::OrderService::RequestReturn(db, system_.bus(), m[1]);
         if (!o) return FromError(o.error());
         system_.bus().Notify();
         return Json(202, OrderJson(*o));

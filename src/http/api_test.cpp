@@ -203,8 +203,14 @@ TEST_F(HttpApiTest, EveryDocumentedRouteAndStatusIsServed) {
     EXPECT_EQ(WaitFor("/orders/" + second_order, "status", "cancelled").value("status", ""),
               "cancelled");
     check("POST", "/orders/{orderId}/cancel", Send("POST", "/orders/nope/cancel"), 404);
+    // A cancelled order cannot be returned; a completed one is, and its payment is refunded.
+    check("POST", "/orders/{orderId}/return", Send("POST", "/orders/" + second_order + "/return"),
+          409);
+    check("POST", "/orders/{orderId}/return", Send("POST", "/orders/nope/return"), 404);
     WaitFor("/orders/" + order, "status", "completed");
     check("POST", "/orders/{orderId}/cancel", Send("POST", "/orders/" + order + "/cancel"), 409);
+    check("POST", "/orders/{orderId}/return", Send("POST", "/orders/" + order + "/return"), 202);
+    EXPECT_EQ(WaitFor("/orders/" + order, "status", "refunded").value("status", ""), "refunded");
     check("GET", "/healthz", Send("GET", "/healthz"), 200);
     const Reply metrics = Send("GET", "/metrics");
     check("GET", "/metrics", metrics, 200);

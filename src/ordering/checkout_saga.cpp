@@ -395,6 +395,25 @@ Result<OrderView> OrderService::RequestCancel(storage::Connection& db, messaging
     return view;
 }
 
+Result<OrderView> OrderService::RequestReturn(storage::Connection& db, messaging::Bus& bus,
+                                              const std::string& id) {
+    OrderView view;
+    auto done = bus.Write(db, [&](storage::Connection& tx) -> Result<void> {
+        auto order = Get(tx, id);
+        if (!order) return std::unexpected(order.error());
+        view = *order;
+        if (order->status == "returned" || order->status == "refunded") return {};
+        if (order->status != "completed") {
+            return MakeError(ErrorCode::kConflict, "order '" + id + "' is " + order->status +
+                                                       ": only a completed order can be returned");
+        }
+        return bus.Publish(tx, "storefront", "return-order", id,
+                           json{{"orderId", id}, {"reason", "customer_return"}});
+    });
+    if (!done) return std::unexpected(done.error());
+    return view;
+}
+
 Result<void> OrderService::Register(messaging::Bus& bus) {
     using messaging::Envelope;
     using messaging::Publisher;
@@ -518,7 +537,34 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
                                 {"reservationId", rows->front().Text(1)},
                                 {"completedAt", FormatTime(out.NowMillis())}});
     };
+    // A return: the completed order becomes `returned` (once) and its capture is refunded.
+    auto returned = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const std::string id = data->at("orderId").get<std::string>();
+        auto changed = set_status(out, id, "returned", "'completed'");
+        if (!changed) return std::unexpected(changed.error());
+        if (!*changed) return {};  // returned before, or not completed: nothing to refund
+        auto order = Get(out.db(), id);
+        if (!order) return std::unexpected(order.error());
+        return out.Publish(
+            "refund-payment", id,
+            json{{"orderId", id},
+                 {"checkoutId", order->checkout_id},
+                 {"amount", {{"amount", order->total}, {"currency", order->currency}}},
+                 {"reason", data->value("reason", "returned")}});
+    };
+    auto refunded = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        auto changed =
+            set_status(out, data->at("orderId").get<std::string>(), "refunded", "'returned'");
+        if (!changed) return std::unexpected(changed.error());
+        return {};
+    };
     const std::pair<const char*, messaging::Handler> handlers[] = {
+        {"return-order", returned},
+        {"payment-refunded", refunded},
         {"create-order", create},
         {"cancel-order", cancel},
         {"order-picked", progress("picked", "'created'")},

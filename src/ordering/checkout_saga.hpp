@@ -89,6 +89,13 @@ class OrderService {
     [[nodiscard]] static Result<OrderView> RequestCancel(storage::Connection& db,
                                                          messaging::Bus& bus,
                                                          const std::string& id);
+    // Accepts the return of a completed order: publishes return-order as the storefront
+    // would. The order becomes `returned`, order-service asks payments to refund the capture
+    // (refund-payment) and the order becomes `refunded` on payment-refunded. A second request
+    // is accepted again, once. kNotFound; kConflict when the order has not completed.
+    [[nodiscard]] static Result<OrderView> RequestReturn(storage::Connection& db,
+                                                         messaging::Bus& bus,
+                                                         const std::string& id);
 
   private:
     IdGenerator& ids_;

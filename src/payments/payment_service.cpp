@@ -1,9 +1,11 @@
 #include "payments/payment_service.hpp"
 
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include <thread>
+#include <vector>
 #include "messaging/payload.hpp"
 
 #include "core/thread_pool.hpp"
@@ -24,6 +26,13 @@ CREATE TABLE IF NOT EXISTS pay_payments (
     request_id TEXT, traceparent TEXT
 );
 CREATE INDEX IF NOT EXISTS pay_payments_requested ON pay_payments(status, next_at);
+CREATE TABLE IF NOT EXISTS pay_refunds (
+    order_id TEXT PRIMARY KEY, checkout_id TEXT NOT NULL, authorization_id TEXT NOT NULL,
+    amount INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, refund_id TEXT UNIQUE,
+    reason TEXT, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0,
+    request_id TEXT, traceparent TEXT, updated_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pay_refunds_requested ON pay_refunds(status, next_at);
 )sql";
 
 // Gateway calls wait on I/O: this many run at once.
@@ -45,6 +54,30 @@ Result<void> VoidAuthorization(messaging::Publisher& out, const std::string& sub
     }
     reply["authorizationId"] = auth;
     return out.Publish("payment-voided", subject, reply);
+}
+
+// Requests due for the gateway (`sql`, bound to `now`) and the gateway's decisions for them.
+// The calls run in parallel and outside any transaction: a slow gateway slows only them.
+struct DueCalls {
+    std::vector<storage::Row> rows;
+    std::vector<GatewayDecision> decisions;
+    [[nodiscard]] bool empty() const { return rows.empty(); }
+    [[nodiscard]] std::size_t size() const { return rows.size(); }
+    const storage::Row& operator[](std::size_t i) const { return rows[i]; }
+};
+
+Result<DueCalls> CallDue(storage::Connection& db, std::int64_t now, const char* sql,
+                         const std::function<GatewayDecision(const storage::Row&)>& call) {
+    const Value due[] = {now};
+    auto rows = db.Query(sql, due);
+    if (!rows) return std::unexpected(rows.error());
+    DueCalls out{std::move(*rows), {}};
+    out.decisions.resize(out.rows.size());
+    if (out.rows.empty()) return out;
+    ParallelFor(
+        out.rows.size(), [&](std::size_t i) { out.decisions[i] = call(out.rows[i]); },
+        std::min<std::size_t>(kGatewayThreads, out.rows.size()));
+    return out;
 }
 
 }  // namespace
@@ -75,25 +108,102 @@ GatewayDecision SimulatedGateway::Authorize(const std::string& token, std::int64
     return {GatewayOutcome::kApproved, {}};
 }
 
+GatewayDecision SimulatedGateway::Refund(const std::string& /*authorization_id*/,
+                                         std::int64_t /*amount*/) {
+    if (options_.latency_ms > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(options_.latency_ms));
+    }
+    if (options_.refund_error_rate > 0) {
+        std::lock_guard lock(mutex_);
+        if (std::uniform_real_distribution<double>(0, 1)(rng_) < options_.refund_error_rate) {
+            return {GatewayOutcome::kError, "gateway_error"};
+        }
+    }
+    return {GatewayOutcome::kApproved, {}};
+}
+
+Result<std::size_t> PaymentService::CallGatewayForRefunds(messaging::Bus& bus,
+                                                          storage::Connection& db) {
+    auto rows = CallDue(
+        db, bus.clock().NowMillis(),
+        "SELECT order_id, authorization_id, amount, currency, attempts, request_id, traceparent "
+        "FROM pay_refunds WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT 32",
+        [&](const storage::Row& r) { return gateway_.Refund(r.Text(1), r.Int(2)); });
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return 0;
+    const std::vector<GatewayDecision>& decisions = rows->decisions;
+    auto done = bus.Write(db, [&](storage::Connection& tx) -> Result<void> {
+        for (std::size_t i = 0; i < rows->size(); ++i) {
+            const auto& r = (*rows)[i];
+            const std::string order = r.Text(0);
+            const std::int64_t at = bus.clock().NowMillis();
+            if (decisions[i].outcome != GatewayOutcome::kApproved) {
+                const std::int64_t attempts = r.Int(4) + 1;
+                const bool give_up = attempts >= options_.gateway_attempts;
+                const Value upd[] = {
+                    give_up ? std::string("refund_failed") : std::string("requested"),
+                    attempts,
+                    at + (std::int64_t{100} << std::min<std::int64_t>(attempts, 6)),
+                    decisions[i].reason,
+                    at,
+                    order};
+                if (auto ok =
+                        tx.Execute("UPDATE pay_refunds SET status = ?, attempts = ?, "
+                                   "next_at = ?, reason = ?, updated_ms = ? WHERE order_id = ? "
+                                   "AND status = 'requested'",
+                                   upd);
+                    !ok) {
+                    return ok;
+                }
+                continue;
+            }
+            const std::string refund = ids_.Next();
+            const Value upd[] = {refund, at, order};
+            if (auto ok = tx.Execute("UPDATE pay_refunds SET status = 'refunded', refund_id = ?, "
+                                     "updated_ms = ? WHERE order_id = ? AND status = 'requested'",
+                                     upd);
+                !ok) {
+                return ok;
+            }
+            if (tx.Changes() == 0) continue;  // answered meanwhile
+            const Value pay[] = {at, r.Text(1)};
+            if (auto ok = tx.Execute("UPDATE pay_payments SET status = 'refunded', updated_ms = ? "
+                                     "WHERE authorization_id = ? AND status = 'captured'",
+                                     pay);
+                !ok) {
+                return ok;
+            }
+            messaging::Envelope cause;
+            cause.id = r.Text(5);
+            cause.correlation_id = order;
+            cause.traceparent = r.Text(6);
+            if (auto ok =
+                    bus.Publish(tx, kService, "payment-refunded", order,
+                                json{{"orderId", order},
+                                     {"refundId", refund},
+                                     {"amount", {{"amount", r.Int(2)}, {"currency", r.Text(3)}}}},
+                                &cause);
+                !ok) {
+                return ok;
+            }
+        }
+        return {};
+    });
+    if (!done) return std::unexpected(done.error());
+    return rows->size();
+}
+
 Result<void> PaymentService::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
 
 Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Connection& db) {
-    const std::int64_t now = bus.clock().NowMillis();
-    const Value due[] = {now};
-    auto rows = db.Query(
+    auto rows = CallDue(
+        db, bus.clock().NowMillis(),
         "SELECT checkout_id, amount, currency, token, attempts, request_id, traceparent FROM "
         "pay_payments WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT 32",
-        due);
+        [&](const storage::Row& r) { return gateway_.Authorize(r.Text(3), r.Int(1)); });
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return 0;
-    // The calls run in parallel and outside any transaction: a slow gateway slows only them.
-    std::vector<GatewayDecision> decisions(rows->size());
-    ParallelFor(
-        rows->size(),
-        [&](std::size_t i) {
-            decisions[i] = gateway_.Authorize((*rows)[i].Text(3), (*rows)[i].Int(1));
-        },
-        std::min<std::size_t>(kGatewayThreads, rows->size()));
+    const std::vector<GatewayDecision>& decisions = rows->decisions;
     auto done = bus.Write(db, [&](storage::Connection& tx) -> Result<void> {
         for (std::size_t i = 0; i < rows->size(); ++i) {
             const auto& r = (*rows)[i];
@@ -220,15 +330,55 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
         return VoidAuthorization(out, e.subject, data->at("authorizationId").get<std::string>(),
                                  json{{"orderId", data->at("orderId")}});
     };
+    // A refund is recorded here and sent to the gateway by the worker. Only a captured
+    // payment is refunded, at most the captured amount; anything else is an error (retried,
+    // then dead-lettered with the reason).
+    auto refund = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
+        auto data = Parse(e.data);
+        if (!data) return std::unexpected(data.error());
+        const std::string order = data->at("orderId").get<std::string>();
+        const std::string checkout = data->at("checkoutId").get<std::string>();
+        const std::int64_t amount = data->at("amount").at("amount").get<std::int64_t>();
+        const Value k[] = {checkout};
+        auto paid = out.db().Query(
+            "SELECT authorization_id, amount, currency, status FROM pay_payments WHERE "
+            "checkout_id = ?",
+            k);
+        if (!paid) return std::unexpected(paid.error());
+        if (paid->empty() ||
+            (paid->front().Text(3) != "captured" && paid->front().Text(3) != "refunded")) {
+            return MakeError(ErrorCode::kFailedPrecondition,
+                             "checkout " + checkout + " has no captured payment to refund");
+        }
+        if (amount > paid->front().Int(1)) {
+            return MakeError(ErrorCode::kInvalidArgument, "refund of " + std::to_string(amount) +
+                                                              " exceeds the capture of " +
+                                                              std::to_string(paid->front().Int(1)));
+        }
+        const Value v[] = {
+            order,           checkout, paid->front().Text(0), amount,         paid->front().Text(2),
+            out.NowMillis(), e.id,     e.traceparent,         out.NowMillis()};
+        return out.db().Execute(
+            "INSERT OR IGNORE INTO pay_refunds(order_id, checkout_id, authorization_id, amount, "
+            "currency, status, next_at, request_id, traceparent, updated_ms) VALUES (?, ?, ?, ?, "
+            "?, 'requested', ?, ?, ?, ?)",
+            v);
+    };
     for (auto [type, handler] :
          {std::pair<const char*, messaging::Handler>{"authorize-payment", authorize},
+          {"refund-payment", refund},
           {"void-payment", void_payment},
           {"capture-payment", capture},
           {"shipment-cancelled", cancelled}}) {
         if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
     }
-    bus.AddWorker(options_.tick_ms,
-                  [this, &bus](storage::Connection& db) { return CallGateway(bus, db); });
+    bus.AddWorker(options_.tick_ms, [this, &bus](storage::Connection& db) -> Result<std::size_t> {
+        auto authorized = CallGateway(bus, db);
+        if (!authorized) return authorized;
+        auto refunded = CallGatewayForRefunds(bus, db);
+        if (!refunded) return refunded;
+        return *authorized + *refunded;
+    });
     // Late gateway answers for authorizations that did not answer in time.
     bus.AddTicker(kService, options_.tick_ms, [this](messaging::Publisher& out) -> Result<void> {
         auto& db = out.db();

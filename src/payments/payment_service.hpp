@@ -1,11 +1,14 @@
-// Payments: authorize, void, capture against a gateway, and the simulated gateway.
+// Payments: authorize, void, capture and refund against a gateway, and the simulated gateway.
 //
 // Authorization requests are recorded with the authorize-payment message and sent to the
 // gateway by a worker outside any database transaction, so gateway latency never holds the
 // write lock. The simulated gateway answers by rules so every failure path can be driven from
 // a test: card tokens (`tok_visa` approves, `tok_decline` declines, `tok_timeout` never answers
 // or answers after `late_answer_ms`, `tok_error` fails and is retried with backoff, then left
-// unanswered), an amount limit, decline/error/timeout rates and a latency.
+// unanswered), an amount limit, decline/error/timeout rates and a latency. Refunds (of a
+// captured payment, for a returned order) are recorded by the refund-payment message and sent
+// to the gateway by the same worker; gateway errors are retried with backoff, after the last
+// attempt the refund stays `refund_failed` for an operator (the audit counts it).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +35,10 @@ class PaymentGateway {
     // Decides an authorization of `amount` minor units on `token`.
     [[nodiscard]] virtual GatewayDecision Authorize(const std::string& token,
                                                     std::int64_t amount) = 0;
+    // Refunds `amount` minor units of the captured authorization `authorization_id`:
+    // kApproved or kError (retried).
+    [[nodiscard]] virtual GatewayDecision Refund(const std::string& authorization_id,
+                                                 std::int64_t amount) = 0;
 };
 
 struct SimulatedGatewayOptions {
@@ -39,6 +46,7 @@ struct SimulatedGatewayOptions {
     double decline_rate = 0.0;               // share of tok_visa authorizations declined
     double error_rate = 0.0;                 // share failing with a gateway error (retried)
     double timeout_rate = 0.0;               // share never answered (the saga's deadline fires)
+    double refund_error_rate = 0.0;          // share of refunds failing with a gateway error
     std::int64_t latency_ms = 0;             // added to every answer
     std::uint64_t seed = 1;
 };
@@ -47,6 +55,9 @@ class SimulatedGateway final : public PaymentGateway {
   public:
     explicit SimulatedGateway(SimulatedGatewayOptions options = {});
     [[nodiscard]] GatewayDecision Authorize(const std::string& token, std::int64_t amount) override;
+    // Approved unless the refund error rate fires.
+    [[nodiscard]] GatewayDecision Refund(const std::string& authorization_id,
+                                         std::int64_t amount) override;
 
   private:
     SimulatedGatewayOptions options_;
@@ -76,6 +87,8 @@ class PaymentService {
     // Calls the gateway for requested authorizations, outside any transaction, and records
     // the answers (publishing payment-authorized or payment-declined) in one transaction.
     Result<std::size_t> CallGateway(messaging::Bus& bus, storage::Connection& db);
+    // The same for requested refunds (publishing payment-refunded).
+    Result<std::size_t> CallGatewayForRefunds(messaging::Bus& bus, storage::Connection& db);
 
     PaymentGateway& gateway_;
     IdGenerator& ids_;

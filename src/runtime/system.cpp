@@ -140,6 +140,18 @@ Result<AuditReport> Audit(storage::Connection& db, bool allow_pending) {
         {"5b. no message effect applied twice (inbox)", "SELECT count(*) FROM bus_inbox",
          "SELECT count(*) FROM (SELECT consumer, message_id FROM bus_inbox GROUP BY consumer, "
          "message_id HAVING count(*) > 1)"},
+        {"6. a returned order is refunded once, never more than was captured",
+         "SELECT count(*) FROM pay_refunds",
+         allow_pending
+             ? "SELECT (SELECT count(*) FROM pay_refunds r JOIN pay_payments p ON p.checkout_id = "
+               "r.checkout_id WHERE r.amount > p.amount OR r.status = 'refund_failed') + (SELECT "
+               "count(*) FROM ord_orders o WHERE o.status = 'refunded' AND NOT EXISTS (SELECT 1 "
+               "FROM pay_refunds r WHERE r.order_id = o.id AND r.status = 'refunded'))"
+             : "SELECT (SELECT count(*) FROM pay_refunds r JOIN pay_payments p ON p.checkout_id = "
+               "r.checkout_id WHERE r.amount > p.amount OR r.status <> 'refunded') + (SELECT "
+               "count(*) FROM ord_orders o WHERE o.status IN ('refunded', 'returned') AND NOT "
+               "EXISTS (SELECT 1 FROM pay_refunds r WHERE r.order_id = o.id AND r.status = "
+               "'refunded'))"},
     };
     for (const Query& q : queries) {
         InvariantCheck c{q.name, 0, 0, {}};

@@ -120,6 +120,53 @@ TEST_F(SystemTest, HappyPathReachesOrderCompleted) {
     ExpectAuditClean();
 }
 
+TEST_F(SystemTest, ReturnRefundsTheCapturedPaymentOnce) {
+    Open();
+    const std::string id = Checkout("tok_visa");
+    Drive(4);
+    const std::string order = View(id).order_id;
+    ASSERT_EQ(ordering::OrderService::Get(system_->db(), order)->status, "completed");
+    // Only a completed order can be returned; asking twice is accepted, once.
+    const std::string other = Checkout("tok_visa");
+    Drive();
+    auto early =
+        ordering::OrderService::RequestReturn(system_->db(), system_->bus(), View(other).order_id);
+    ASSERT_FALSE(early.has_value());
+    EXPECT_EQ(early.error().code, ErrorCode::kConflict);
+    ASSERT_TRUE(ordering::OrderService::RequestReturn(system_->db(), system_->bus(), order));
+    ASSERT_TRUE(ordering::OrderService::RequestReturn(system_->db(), system_->bus(), order));
+    Drive(4);
+    EXPECT_EQ(ordering::OrderService::Get(system_->db(), order)->status, "refunded");
+    EXPECT_EQ(Scalar("SELECT status FROM pay_payments WHERE checkout_id = ?", id), "refunded");
+    EXPECT_EQ(Scalar("SELECT amount FROM pay_refunds WHERE order_id = ?", order),
+              Scalar("SELECT amount FROM pay_payments WHERE checkout_id = ?", id));
+    EXPECT_EQ(Scalar("SELECT count(*) FROM bus_log WHERE type = 'payment-refunded'"), "1");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM bus_log WHERE type = 'refund-payment'"), "1");
+    ExpectAuditClean();
+}
+
+TEST_F(SystemTest, RefundGatewayErrorsAreRetriedThenLeftForAnOperator) {
+    options_.gateway.refund_error_rate = 1.0;
+    Open();
+    const std::string id = Checkout("tok_visa");
+    Drive(4);
+    const std::string order = View(id).order_id;
+    ASSERT_TRUE(ordering::OrderService::RequestReturn(system_->db(), system_->bus(), order));
+    Drive(20);
+    EXPECT_EQ(Scalar("SELECT status FROM pay_refunds WHERE order_id = ?", order), "refund_failed");
+    EXPECT_EQ(Scalar("SELECT attempts FROM pay_refunds WHERE order_id = ?", order), "3");
+    EXPECT_EQ(ordering::OrderService::Get(system_->db(), order)->status, "returned");
+    EXPECT_EQ(Scalar("SELECT status FROM pay_payments WHERE checkout_id = ?", id), "captured");
+    // The audit names it: money is owed to the customer.
+    auto report = Audit(system_->db(), true);
+    ASSERT_TRUE(report.has_value());
+    std::int64_t violations = 0;
+    for (const auto& c : report->checks) {
+        if (c.name.starts_with("6.")) violations = c.violations;
+    }
+    EXPECT_EQ(violations, 1);
+}
+
 TEST_F(SystemTest, OutOfStockRejectsWithoutOrder) {
     options_.initial_stock = 3;
     Open();
