@@ -56,7 +56,7 @@ TEST_F(RepoCatalogTest, FlowsReferenceOnlyResourcesThatExist) {
             }
         }
     }
-    EXPECT_EQ(flows, 2);
+    EXPECT_EQ(flows, 3);  // place-an-order, checkout-saga, return-an-order
 }
 
 TEST_F(RepoCatalogTest, IsLintClean) {

@@ -296,6 +296,14 @@ HttpResponse Api::Metrics(storage::Connection& db) {
            std::to_string(stats.handled) + "\n";
     out += "# TYPE acme_message_retries_total counter\nacme_message_retries_total " +
            std::to_string(stats.retries) + "\n";
+    out +=
+        "# HELP acme_writes_total Writes (HTTP commands, tickers, workers) run by the "
+        "dispatcher.\n# TYPE acme_writes_total counter\nacme_writes_total " +
+        std::to_string(stats.writes) + "\n";
+    out +=
+        "# HELP acme_write_commits_total Transactions those writes were group-committed in.\n"
+        "# TYPE acme_write_commits_total counter\nacme_write_commits_total " +
+        std::to_string(stats.write_commits) + "\n";
     return {200, "text/plain; version=0.0.4", out, {}};
 }
 

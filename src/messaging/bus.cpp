@@ -4,6 +4,8 @@
 #include <climits>
 #include <nlohmann/json.hpp>
 
+#include <pthread.h>
+
 namespace acme::messaging {
 
 namespace {
@@ -45,19 +47,20 @@ constexpr const char* kColumns =
     "seq, id, type, source, subject, dataschema, correlation_id, causation_id, traceparent, data, "
     "time";
 
-Envelope FromRow(const storage::Row& r, std::size_t at = 0) {
+// Moves the columns out of the row.
+Envelope FromRow(storage::Row& r, std::size_t at = 0) {
     Envelope e;
     e.seq = r.Int(at);
-    e.id = r.Text(at + 1);
-    e.type = r.Text(at + 2);
-    e.source = r.Text(at + 3);
-    e.subject = r.Text(at + 4);
-    e.dataschema = r.Text(at + 5);
-    e.correlation_id = r.Text(at + 6);
-    e.causation_id = r.Text(at + 7);
-    e.traceparent = r.Text(at + 8);
-    e.data = r.Text(at + 9);
-    e.time = r.Text(at + 10);
+    e.id = r.TakeText(at + 1);
+    e.type = r.TakeText(at + 2);
+    e.source = r.TakeText(at + 3);
+    e.subject = r.TakeText(at + 4);
+    e.dataschema = r.TakeText(at + 5);
+    e.correlation_id = r.TakeText(at + 6);
+    e.causation_id = r.TakeText(at + 7);
+    e.traceparent = r.TakeText(at + 8);
+    e.data = r.TakeText(at + 9);
+    e.time = r.TakeText(at + 10);
     return e;
 }
 
@@ -403,7 +406,7 @@ Result<SqlLogBus::Fetched> SqlLogBus::Fetch(Consumer& c, storage::Connection& db
     // A full batch resumes after its last row; a short one covered everything up to `top`.
     f.full = rows->size() == static_cast<std::size_t>(options_.batch_size);
     f.batch.reserve(rows->size());
-    for (const auto& r : *rows) f.batch.push_back(FromRow(r));
+    for (auto& r : *rows) f.batch.push_back(FromRow(r));
     return f;
 }
 
@@ -530,7 +533,7 @@ Result<std::size_t> SqlLogBus::ProcessRetries(Consumer& c, storage::Connection& 
                          due);
     if (!rows) return std::unexpected(rows.error());
     std::size_t done = 0;
-    for (const auto& row : *rows) {
+    for (auto& row : *rows) {
         const int attempts = static_cast<int>(row.Int(0));
         const Envelope e = FromRow(row, 1);
         const Value del[] = {c.name, e.seq};
@@ -596,6 +599,7 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
         auto db = connect();
         if (!db) return std::unexpected(db.error());
         threads_.emplace_back([this, conn = std::shared_ptr(std::move(*db))] {
+            pthread_setname_np(pthread_self(), "acme-dispatch");  // for top -H, perf
             {
                 std::lock_guard lock(writes_mutex_);
                 dispatcher_id_ = std::this_thread::get_id();
@@ -644,6 +648,7 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
         if (!db) return std::unexpected(db.error());
         threads_.emplace_back(
             [this, period_ms = period, fn = &worker, conn = std::shared_ptr(std::move(*db))] {
+                pthread_setname_np(pthread_self(), "acme-worker");
                 while (running_) {
                     std::uint64_t seen = 0;
                     {
@@ -665,6 +670,7 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
         auto db = connect();
         if (!db) return std::unexpected(db.error());
         threads_.emplace_back([this, t = &ticker, conn = std::shared_ptr(std::move(*db))] {
+            pthread_setname_np(pthread_self(), "acme-ticker");
             while (running_) {
                 auto n = RunTicker(*t, *conn, false);
                 if (n && *n > 0) Notify();

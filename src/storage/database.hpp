@@ -27,6 +27,8 @@ struct Row {
     [[nodiscard]] bool IsNull(std::size_t i) const;
     [[nodiscard]] std::int64_t Int(std::size_t i) const;  // 0 for NULL
     [[nodiscard]] std::string Text(std::size_t i) const;  // "" for NULL
+    // Text(i), moved out of the row (which is left with an empty value there).
+    [[nodiscard]] std::string TakeText(std::size_t i);
     [[nodiscard]] double Real(std::size_t i) const;
 };
 

@@ -25,6 +25,11 @@ std::string Row::Text(std::size_t i) const {
     return {};
 }
 
+std::string Row::TakeText(std::size_t i) {
+    if (auto* s = std::get_if<std::string>(&values[i])) return std::move(*s);
+    return Text(i);
+}
+
 double Row::Real(std::size_t i) const {
     if (const auto* d = std::get_if<double>(&values[i])) return *d;
     return static_cast<double>(Int(i));
@@ -170,8 +175,10 @@ class SqliteConnection final : public Connection {
             } else if (const auto* d = std::get_if<double>(&params[i])) {
                 rc = sqlite3_bind_double(stmt, at, *d);
             } else if (const auto* s = std::get_if<std::string>(&params[i])) {
+                // The parameters outlive the statement's run (Execute and Query step it to the
+                // end and every run binds afresh), so SQLite need not copy them.
                 rc = sqlite3_bind_text(stmt, at, s->data(), static_cast<int>(s->size()),
-                                       SQLITE_TRANSIENT);
+                                       SQLITE_STATIC);
             } else {
                 rc = sqlite3_bind_null(stmt, at);
             }
