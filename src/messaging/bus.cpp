@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS bus_log (
     time TEXT NOT NULL,
     created_ms INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS bus_log_type ON bus_log(type, seq);
+-- Consumers scan the log by seq; an index on type would cost every publish an insert.
+DROP INDEX IF EXISTS bus_log_type;
 CREATE TABLE IF NOT EXISTS bus_offsets (consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS bus_inbox (
     consumer TEXT NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (consumer, message_id)
