@@ -148,11 +148,9 @@ Result<void> SqlLogBus::Write(storage::Connection& db, const WriteFn& fn) {
     // No dispatcher to hand it to (or this is the dispatcher): run it here. `pending` is not
     // read outside the lock once queued: the dispatcher may already have finished it.
     if (!queued) return storage::InTransaction(db, [&] { return fn(db); });
-    Notify();
-    {
-        std::unique_lock lock(writes_mutex_);
-        writes_done_.wait(lock, [&] { return pending.done; });
-    }
+    dispatcher_signal_.Raise();
+    // Each caller waits on its own semaphore: finishing a batch wakes exactly its callers.
+    pending.finished.acquire();
     if (pending.exception) std::rethrow_exception(pending.exception);
     return pending.result;
 }
@@ -201,11 +199,8 @@ Result<std::size_t> SqlLogBus::RunWrites(storage::Connection& db) {
 }
 
 void SqlLogBus::FinishWrites(std::vector<PendingWrite*>& batch) {
-    {
-        std::lock_guard lock(writes_mutex_);
-        for (PendingWrite* w : batch) w->done = true;
-    }
-    writes_done_.notify_all();
+    // After release the caller may return at once and its PendingWrite is gone.
+    for (PendingWrite* w : batch) w->finished.release();
 }
 
 Result<void> SqlLogBus::Subscribe(const std::string& consumer, const std::string& type,
@@ -607,11 +602,7 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
                 writer_running_ = true;
             }
             while (running_) {
-                std::uint64_t seen = 0;
-                {
-                    std::lock_guard lock(wake_mutex_);
-                    seen = generation_;
-                }
+                const std::uint64_t seen = dispatcher_signal_.Seen();
                 // Writes queued by other threads first: the messages they publish are then
                 // handled in this same round.
                 auto w = RunWrites(*conn);
@@ -623,13 +614,10 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
                 }
                 if (!n) std::this_thread::sleep_for(std::chrono::milliseconds(10));
                 if (work > 0) {
-                    Notify();  // wake the workers: the round may have queued work for them
+                    worker_signal_.Raise();  // the round may have queued work for them
                     continue;
                 }
-                std::unique_lock lock(wake_mutex_);
-                const bool woken = wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
-                                                  [&] { return !running_ || generation_ != seen; });
-                lock.unlock();
+                const bool woken = dispatcher_signal_.WaitPast(seen, options_.poll_ms, running_);
                 // Let a little more arrive so the next round carries several messages.
                 if (woken && options_.linger_us > 0) {
                     std::this_thread::sleep_for(std::chrono::microseconds(options_.linger_us));
@@ -651,19 +639,13 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
             [this, period_ms = period, fn = &worker, conn = std::shared_ptr(std::move(*db))] {
                 pthread_setname_np(pthread_self(), "acme-worker");
                 while (running_) {
-                    std::uint64_t seen = 0;
-                    {
-                        std::lock_guard lock(wake_mutex_);
-                        seen = generation_;
-                    }
+                    const std::uint64_t seen = worker_signal_.Seen();
                     auto n = (*fn)(*conn);
                     if (n && *n > 0) {
-                        Notify();
+                        dispatcher_signal_.Raise();
                         continue;
                     }
-                    std::unique_lock lock(wake_mutex_);
-                    wake_.wait_for(lock, std::chrono::milliseconds(period_ms),
-                                   [&] { return !running_ || generation_ != seen; });
+                    (void)worker_signal_.WaitPast(seen, period_ms, running_);
                 }
             });
     }
@@ -674,12 +656,10 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
             pthread_setname_np(pthread_self(), "acme-ticker");
             while (running_) {
                 auto n = RunTicker(*t, *conn, false);
-                if (n && *n > 0) Notify();
-                std::unique_lock lock(wake_mutex_);
-                wake_.wait_for(lock,
-                               std::chrono::milliseconds(
-                                   std::min<std::int64_t>(t->period_ms, options_.poll_ms)),
-                               [&] { return !running_.load(); });
+                if (n && *n > 0) dispatcher_signal_.Raise();
+                (void)stop_signal_.WaitPast(stop_signal_.Seen(),
+                                            std::min<std::int64_t>(t->period_ms, options_.poll_ms),
+                                            running_);
             }
         });
     }
@@ -688,16 +668,34 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
 
 void SqlLogBus::Stop() {
     running_ = false;
-    wake_.notify_all();
+    for (Signal* s : {&dispatcher_signal_, &worker_signal_, &stop_signal_}) s->Raise();
     threads_.clear();
 }
 
 void SqlLogBus::Notify() {
+    dispatcher_signal_.Raise();
+    worker_signal_.Raise();
+}
+
+void SqlLogBus::Signal::Raise() {
     {
-        std::lock_guard lock(wake_mutex_);
-        ++generation_;
+        std::lock_guard lock(mutex);
+        ++generation;
     }
-    wake_.notify_all();
+    cv.notify_all();
+}
+
+std::uint64_t SqlLogBus::Signal::Seen() {
+    std::lock_guard lock(mutex);
+    return generation;
+}
+
+bool SqlLogBus::Signal::WaitPast(std::uint64_t seen, std::int64_t timeout_ms,
+                                 const std::atomic<bool>& running) {
+    std::unique_lock lock(mutex);
+    return cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+        return !running || generation != seen;
+    }) && generation != seen;
 }
 
 Result<std::vector<DeadLetter>> ListDeadLetters(storage::Connection& db, bool all) {

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <semaphore>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -273,7 +274,7 @@ class SqlLogBus final : public Bus {
         const WriteFn* fn = nullptr;
         Result<void> result;
         std::exception_ptr exception;
-        bool done = false;
+        std::binary_semaphore finished{0};  // released once, by the dispatcher
     };
     // On the dispatcher: every queued write in one transaction, each in a savepoint of its
     // own; returns how many ran.
@@ -293,14 +294,25 @@ class SqlLogBus final : public Bus {
 
     std::atomic<bool> running_{false};
     std::vector<std::jthread> threads_;
-    std::mutex wake_mutex_;
-    std::condition_variable wake_;
-    std::uint64_t generation_ = 0;
+    // A wake-up for one kind of thread: Raise bumps the generation, a waiter sleeps until it
+    // moves past what it saw (or the bus stops, or the timeout passes).
+    struct Signal {
+        std::mutex mutex;
+        std::condition_variable cv;
+        std::uint64_t generation = 0;
+        void Raise();
+        [[nodiscard]] std::uint64_t Seen();
+        // True when raised (not on timeout or stop).
+        bool WaitPast(std::uint64_t seen, std::int64_t timeout_ms,
+                      const std::atomic<bool>& running);
+    };
+    Signal dispatcher_signal_;  // writes queued, messages published outside the dispatcher
+    Signal worker_signal_;      // a round handled messages: workers may have work
+    Signal stop_signal_;        // tickers only sleep between runs
 
     std::atomic<std::int64_t> published_{0}, handled_{0}, duplicates_{0}, retries_{0},
         dead_letters_{0}, writes_run_{0}, write_commits_{0};
     std::mutex writes_mutex_;
-    std::condition_variable writes_done_;
     std::vector<PendingWrite*> writes_;  // queued for the dispatcher
     bool writer_running_ = false;        // guarded by writes_mutex_
     std::thread::id dispatcher_id_;
