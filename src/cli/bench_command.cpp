@@ -34,7 +34,7 @@ struct BenchArgs {
     bool no_wait = false;
     double timeout_s = 300;
     std::int64_t linger_us = 2'000;
-    int http_threads = 16;
+    int http_threads = 2;
     std::int64_t gateway_latency_ms = 0;
     bool journey = false;  // cart creation and item inside the timed loop
 };
@@ -101,9 +101,10 @@ int RunBench(const BenchArgs& args) {
         system = std::move(*s);
         if (auto ok = system->Start(); !ok) return ReportError(ok.error());
         api = std::make_unique<http::Api>(*system);
-        auto srv =
-            http::HttpServer::Start({.host = host, .port = 0, .threads = args.http_threads},
-                                    [&](const http::HttpRequest& r) { return api->Handle(r); });
+        auto srv = http::HttpServer::Start({.host = host, .port = 0, .threads = args.http_threads},
+                                           [&](const http::HttpRequest& r, http::Respond respond) {
+                                               api->Handle(r, std::move(respond));
+                                           });
         if (!srv) return ReportError(srv.error());
         server = std::move(*srv);
         port = server->port();
@@ -309,7 +310,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
                     "in-process server: simulated payment gateway latency")
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--http-threads", args->http_threads,
-                    "in-process server: HTTP threads (default 16)")
+                    "in-process server: HTTP threads (default 2)")
         ->check(CLI::Range(1, 64));
     cmd->add_flag("--journey", args->journey,
                   "create the cart and add its item inside the timed loop (default: carts are "

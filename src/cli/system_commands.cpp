@@ -20,7 +20,7 @@ struct ServeArgs {
     std::string listen = "127.0.0.1:8080";
     std::string catalog = "catalog";
     std::string durability = "normal";
-    int http_threads = 16;
+    int http_threads = 2;
     std::int64_t ship_ms = 2'000;
     double decline_rate = 0;
     double error_rate = 0;
@@ -71,7 +71,9 @@ int RunServe(const ServeArgs& args) {
         http::HttpServer::Start({.host = args.listen.substr(0, colon),
                                  .port = static_cast<std::uint16_t>(port),
                                  .threads = args.http_threads},
-                                [&api](const http::HttpRequest& r) { return api.Handle(r); });
+                                [&api](const http::HttpRequest& r, http::Respond respond) {
+                                    api.Handle(r, std::move(respond));
+                                });
     if (!server) return ReportError(server.error());
     const std::string base =
         "http://" + args.listen.substr(0, colon) + ":" + std::to_string((*server)->port());
@@ -168,8 +170,8 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
     serve
         ->add_option(
             "--http-threads", serve_args->http_threads,
-            "HTTP threads (a request waits in its thread while its write is group-committed; "
-            "default 16)")
+            "HTTP threads serving connections (default 2; requests waiting for a group commit hold "
+            "none)")
         ->check(CLI::Range(1, 64));
     serve->add_option("--stage-ms", serve_args->ship_ms, "warehouse pick/pack/ship time per stage")
         ->check(CLI::NonNegativeNumber);

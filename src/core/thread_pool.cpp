@@ -56,4 +56,41 @@ void ParallelFor(std::size_t n, const std::function<void(std::size_t)>& fn, std:
     if (first_error) std::rethrow_exception(first_error);
 }
 
+TaskPool::TaskPool(std::size_t threads) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, threads); ++i) {
+        threads_.emplace_back([this] { Run(); });
+    }
+}
+
+TaskPool::~TaskPool() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    ready_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+void TaskPool::Post(std::function<void()> task) {
+    {
+        std::lock_guard lock(mutex_);
+        tasks_.push_back(std::move(task));
+    }
+    ready_.notify_one();
+}
+
+void TaskPool::Run() {
+    for (;;) {
+        std::function<void()> task;
+        {
+            std::unique_lock lock(mutex_);
+            ready_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+            if (tasks_.empty()) return;  // stopping, and nothing left
+            task = std::move(tasks_.front());
+            tasks_.pop_front();
+        }
+        task();
+    }
+}
+
 }  // namespace acme

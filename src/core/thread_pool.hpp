@@ -7,8 +7,13 @@
 // rethrown on the calling thread (the first one wins).
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 namespace acme {
 
@@ -17,5 +22,26 @@ namespace acme {
 
 void ParallelFor(std::size_t n, const std::function<void(std::size_t)>& fn,
                  std::size_t threads = 0);
+
+// A fixed set of threads running posted tasks, oldest first. The destructor runs what is
+// still queued, then joins. A task must not throw.
+class TaskPool {
+  public:
+    explicit TaskPool(std::size_t threads);
+    ~TaskPool();
+    TaskPool(const TaskPool&) = delete;
+    TaskPool& operator=(const TaskPool&) = delete;
+
+    void Post(std::function<void()> task);
+
+  private:
+    void Run();
+
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<std::function<void()>> tasks_;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+};
 
 }  // namespace acme

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace acme {
@@ -33,4 +37,26 @@ TEST(ParallelForTest, EmptyRangeDoesNothing) {
 }
 
 }  // namespace
+TEST(TaskPoolTest, RunsEveryPostedTaskOnItsThreadsAndDrainsOnDestruction) {
+    std::atomic<int> ran{0};
+    std::mutex ids_mutex;
+    std::set<std::thread::id> ids;
+    {
+        TaskPool pool(3);
+        for (int i = 0; i < 200; ++i) {
+            pool.Post([&] {
+                std::this_thread::sleep_for(std::chrono::microseconds(50));
+                {
+                    std::lock_guard lock(ids_mutex);
+                    ids.insert(std::this_thread::get_id());
+                }
+                ran.fetch_add(1);
+            });
+        }
+    }  // the destructor runs what is queued, then joins
+    EXPECT_EQ(ran.load(), 200);
+    EXPECT_LE(ids.size(), 3u);
+    EXPECT_FALSE(ids.contains(std::this_thread::get_id()));
+}
+
 }  // namespace acme

@@ -1,5 +1,6 @@
 #include "http/api.hpp"
 
+#include <future>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -108,7 +109,32 @@ void Api::Release(std::unique_ptr<storage::Connection> db) {
     pool_.push_back(std::move(db));
 }
 
-HttpResponse Api::Handle(const HttpRequest& request) {
+void Api::Handle(const HttpRequest& request, Respond respond) {
+    if (request.method == "POST" || request.method == "DELETE") {
+        auto db = Acquire();
+        if (!db) {
+            respond(Problem(503, "Service Unavailable", "no database connection"));
+            return;
+        }
+        bool answered = false;
+        try {
+            answered = Checkout(request, *db, respond);
+        } catch (const std::exception& e) {
+            respond(Problem(500, "Internal Server Error", e.what()));
+            answered = true;
+        }
+        Release(std::move(db));
+        if (answered) return;
+        // Other writes block until their group commit: on the Api's own threads.
+        writers_.Post([this, request, respond = std::move(respond)] {
+            respond(RouteOnPooledConnection(request));
+        });
+        return;
+    }
+    respond(RouteOnPooledConnection(request));  // reads answer at once
+}
+
+HttpResponse Api::RouteOnPooledConnection(const HttpRequest& request) {
     auto db = Acquire();
     if (!db) return Problem(503, "Service Unavailable", "no database connection");
     HttpResponse response;
@@ -121,11 +147,52 @@ HttpResponse Api::Handle(const HttpRequest& request) {
     return response;
 }
 
+HttpResponse Api::Handle(const HttpRequest& request) {
+    std::promise<HttpResponse> answer;
+    auto future = answer.get_future();
+    Handle(request, [&answer](HttpResponse r) { answer.set_value(std::move(r)); });
+    return future.get();
+}
+
+bool Api::Checkout(const HttpRequest& r, storage::Connection& db, Respond& respond) {
+    static const std::regex kCheckout(R"(^/carts/([A-Za-z0-9-]{1,64})/checkout$)");
+    std::smatch m;
+    if (!std::regex_match(r.path, m, kCheckout)) return false;
+    auto answer = [&](HttpResponse res) {
+        respond(std::move(res));
+        return true;
+    };
+    if (r.method != "POST") {
+        return answer(
+            Problem(405, "Method Not Allowed", r.method + " is not allowed on " + r.path));
+    }
+    json body;
+    if (auto bad = ParseBody(r, body)) return answer(std::move(*bad));
+    std::string token;
+    if (auto bad = RequireString(body, "paymentToken", token, 100)) return answer(std::move(*bad));
+    const std::string key = r.Header("idempotency-key");
+    if (key.size() > 200) return answer(Problem(400, "Bad Request", "Idempotency-Key is too long"));
+    auto prepared = system_.cart().PrepareCheckout(db, m[1], token, key);
+    if (!prepared) return answer(FromError(prepared.error()));
+    // The write joins the dispatcher's next group commit; this thread goes back to serving.
+    system_.bus().WriteAsync(
+        db, prepared->write,
+        [accepted = prepared->accepted, respond = std::move(respond)](Result<void> done) {
+            if (!done) {
+                respond(FromError(done.error()));
+                return;
+            }
+            HttpResponse res = Json(202, {{"checkoutId", accepted->checkout_id}});
+            res.headers.emplace_back("Location", "/checkouts/" + accepted->checkout_id);
+            respond(std::move(res));
+        });
+    return true;
+}
+
 HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
     static const std::regex kCart(R"(^/carts/([A-Za-z0-9-]{1,64})$)");
     static const std::regex kItems(R"(^/carts/([A-Za-z0-9-]{1,64})/items$)");
     static const std::regex kItem(R"(^/carts/([A-Za-z0-9-]{1,64})/items/([A-Za-z0-9_.-]{1,64})$)");
-    static const std::regex kCheckout(R"(^/carts/([A-Za-z0-9-]{1,64})/checkout$)");
     static const std::regex kCheckoutGet(R"(^/checkouts/([A-Za-z0-9-]{1,64})$)");
     static const std::regex kOrder(R"(^/orders/([A-Za-z0-9-]{1,64})$)");
     static const std::regex kCancel(R"(^/orders/([A-Za-z0-9-]{1,64})/cancel$)");
@@ -191,21 +258,6 @@ HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
         if (r.method != "DELETE") return method_not_allowed();
         auto c = cart.RemoveItem(db, m[1], m[2]);
         return c ? Json(200, CartJson(*c)) : FromError(c.error());
-    }
-    if (std::regex_match(path, m, kCheckout)) {
-        if (r.method != "POST") return method_not_allowed();
-        json body;
-        if (auto bad = ParseBody(r, body)) return *bad;
-        std::string token;
-        if (auto bad = RequireString(body, "paymentToken", token, 100)) return *bad;
-        const std::string key = r.Header("idempotency-key");
-        if (key.size() > 200) return Problem(400, "Bad Request", "Idempotency-Key is too long");
-        auto accepted = cart.Checkout(db, m[1], token, key);
-        if (!accepted) return FromError(accepted.error());
-        system_.bus().Notify();
-        HttpResponse res = Json(202, {{"checkoutId", accepted->checkout_id}});
-        res.headers.emplace_back("Location", "/checkouts/" + accepted->checkout_id);
-        return res;
     }
     if (std::regex_match(path, m, kCheckoutGet)) {
         if (r.method != "GET") return method_not_allowed();

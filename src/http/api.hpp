@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/thread_pool.hpp"
 #include "http/server.hpp"
 #include "runtime/system.hpp"
 
@@ -14,19 +15,31 @@ namespace acme::http {
 
 class Api {
   public:
-    explicit Api(runtime::System& system) : system_(system) {}
+    // Writes other than checkouts wait for their group commit on one of `writers` threads of
+    // the Api's own, never on the server's.
+    explicit Api(runtime::System& system, std::size_t writers = 16)
+        : system_(system), writers_(writers) {}
 
+    // Answers through `respond`, at once or, for a checkout, once its write committed (the
+    // calling thread does not wait for the group commit).
+    void Handle(const HttpRequest& request, Respond respond);
+    // The same, waiting for the answer.
     [[nodiscard]] HttpResponse Handle(const HttpRequest& request);
 
   private:
     std::unique_ptr<storage::Connection> Acquire();
     void Release(std::unique_ptr<storage::Connection> db);
     HttpResponse Route(const HttpRequest& request, storage::Connection& db);
+    // POST /carts/{id}/checkout: true when it answered (or will) through `respond`.
+    bool Checkout(const HttpRequest& request, storage::Connection& db, Respond& respond);
     HttpResponse Metrics(storage::Connection& db);
+
+    HttpResponse RouteOnPooledConnection(const HttpRequest& request);
 
     runtime::System& system_;
     std::mutex pool_mutex_;
     std::vector<std::unique_ptr<storage::Connection>> pool_;
+    TaskPool writers_;  // last member: its threads finish before the rest goes
 };
 
 }  // namespace acme::http

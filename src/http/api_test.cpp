@@ -51,8 +51,9 @@ class HttpApiTest : public ::testing::Test {
         system_ = s->release();
         ASSERT_TRUE(system_->Start());
         api_ = new Api(*system_);
-        auto server = HttpServer::Start({.host = "127.0.0.1", .port = 0, .threads = 2},
-                                        [](const HttpRequest& r) { return api_->Handle(r); });
+        auto server = HttpServer::Start(
+            {.host = "127.0.0.1", .port = 0, .threads = 2},
+            [](const HttpRequest& r, Respond respond) { api_->Handle(r, std::move(respond)); });
         ASSERT_TRUE(server.has_value()) << server.error().message;
         server_ = server->release();
     }

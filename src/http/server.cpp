@@ -2,6 +2,11 @@
 #include "http/server.hpp"
 
 #include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast.hpp>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -49,116 +54,151 @@ HttpResponse Problem(int status, const std::string& title, const std::string& de
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
-  public:
-    Session(tcp::socket socket, const RequestHandler& handler, std::size_t body_limit)
-        : stream_(std::move(socket)), handler_(handler), body_limit_(body_limit) {}
+using Stream = beast::tcp_stream;
 
-    void Run() { Read(); }
+// Hands `request` to the handler and resumes the awaiting coroutine, on its own executor, with
+// the response, whichever thread the handler answers from.
+template <typename Token>
+auto AsyncHandle(const AsyncRequestHandler& handler, const HttpRequest& request,
+                 std::weak_ptr<void> server, Token&& token) {
+    return asio::async_initiate<Token, void(HttpResponse)>(
+        [&handler, &request, server](auto completion) {
+            using Completion = decltype(completion);
+            auto shared = std::make_shared<Completion>(std::move(completion));
+            // Tracked: the io_context keeps running while a response is outstanding.
+            auto executor = asio::prefer(asio::get_associated_executor(*shared),
+                                         asio::execution::outstanding_work.tracked);
+            // The Respond keeps the server's io_context alive: the handler may answer after the
+            // server stopped (the answer is then dropped). Only the Respond holds it, so a
+            // stopped server is freed once the last outstanding Respond is.
+            Respond respond = [shared, executor, keep = server.lock()](HttpResponse response) {
+                asio::post(executor, [shared, r = std::move(response)]() mutable {
+                    (*shared)(std::move(r));
+                });
+            };
+            try {
+                handler(request, std::move(respond));
+            } catch (const std::exception& e) {
+                // Thrown before answering: answer here (a handler never throws after).
+                asio::post(executor, [shared, what = std::string(e.what())]() mutable {
+                    (*shared)(Problem(500, "Internal Server Error", what));
+                });
+            }
+        },
+        token);
+}
 
-  private:
-    void Read() {
-        parser_.emplace();
-        parser_->body_limit(body_limit_);
-        stream_.expires_after(std::chrono::seconds(30));
-        beast::http::async_read(
-            stream_, buffer_, *parser_,
-            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+HttpRequest FromBeast(beast::http::request<beast::http::string_body>& req) {
+    HttpRequest r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    r.path = r.target.substr(0, r.target.find('?'));
+    for (const auto& field : req) {
+        std::string name(field.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        r.headers[name] = std::string(field.value());
     }
+    r.body = std::move(req.body());
+    return r;
+}
 
-    void OnRead(beast::error_code ec) {
+asio::awaitable<void> Reply(Stream& stream, HttpResponse r, bool keep_alive, unsigned version,
+                            beast::error_code& ec) {
+    beast::http::response<beast::http::string_body> res(static_cast<beast::http::status>(r.status),
+                                                        version);
+    res.set(beast::http::field::server, "acme");
+    res.set(beast::http::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers) res.set(k, v);
+    res.keep_alive(keep_alive);
+    res.body() = std::move(r.body);
+    res.prepare_payload();
+    auto [write_ec, written] =
+        co_await beast::http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    (void)written;
+    ec = write_ec;
+}
+
+// One connection: read a request, await the handler's response, write it; until the client
+// closes, stops keeping alive, idles 30 s or sends something malformed.
+asio::awaitable<void> Session(Stream stream, const AsyncRequestHandler& handler,
+                              std::size_t body_limit, std::weak_ptr<void> server) {
+    beast::flat_buffer buffer;
+    for (;;) {
+        beast::http::request_parser<beast::http::string_body> parser;
+        parser.body_limit(body_limit);
+        stream.expires_after(std::chrono::seconds(30));
+        auto [ec, read] = co_await beast::http::async_read(stream, buffer, parser,
+                                                           asio::as_tuple(asio::use_awaitable));
+        (void)read;
         if (ec == beast::http::error::end_of_stream || ec == beast::error::timeout ||
             ec == asio::error::connection_reset || ec == asio::error::eof) {
-            Close();
-            return;
+            break;
         }
+        beast::error_code write_ec;
         if (ec == beast::http::error::body_limit) {
-            Reply(Problem(413, "Payload Too Large",
-                          "the body is larger than " + std::to_string(body_limit_) + " bytes"),
-                  false, 11);
-            return;
+            co_await Reply(
+                stream,
+                Problem(413, "Payload Too Large",
+                        "the body is larger than " + std::to_string(body_limit) + " bytes"),
+                false, 11, write_ec);
+            break;
         }
         if (ec) {
-            Reply(Problem(400, "Bad Request", "malformed HTTP request: " + ec.message()), false,
-                  11);
-            return;
+            co_await Reply(stream,
+                           Problem(400, "Bad Request", "malformed HTTP request: " + ec.message()),
+                           false, 11, write_ec);
+            break;
         }
-        auto& req = parser_->get();
-        HttpRequest r;
-        r.method = std::string(req.method_string());
-        r.target = std::string(req.target());
-        r.path = r.target.substr(0, r.target.find('?'));
-        for (const auto& field : req) {
-            std::string name(field.name_string());
-            for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            r.headers[name] = std::string(field.value());
-        }
-        r.body = std::move(req.body());
-        HttpResponse response;
-        try {
-            response = handler_(r);
-        } catch (const std::exception& e) {
-            response = Problem(500, "Internal Server Error", e.what());
-        }
-        Reply(std::move(response), req.keep_alive(), req.version());
+        auto& req = parser.get();
+        const bool keep_alive = req.keep_alive();
+        const unsigned version = req.version();
+        const HttpRequest request = FromBeast(req);
+        stream.expires_never();  // the handler may wait for a group commit
+        HttpResponse response = co_await AsyncHandle(handler, request, server, asio::use_awaitable);
+        stream.expires_after(std::chrono::seconds(30));
+        co_await Reply(stream, std::move(response), keep_alive, version, write_ec);
+        if (write_ec || !keep_alive) break;
     }
-
-    void Reply(HttpResponse r, bool keep_alive, unsigned version) {
-        auto res = std::make_shared<beast::http::response<beast::http::string_body>>(
-            static_cast<beast::http::status>(r.status), version);
-        res->set(beast::http::field::server, "acme");
-        res->set(beast::http::field::content_type, r.content_type);
-        for (const auto& [k, v] : r.headers) res->set(k, v);
-        res->keep_alive(keep_alive);
-        res->body() = std::move(r.body);
-        res->prepare_payload();
-        beast::http::async_write(
-            stream_, *res,
-            [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
-                if (ec || !keep_alive) {
-                    self->Close();
-                    return;
-                }
-                self->Read();
-            });
-    }
-
-    void Close() {
-        beast::error_code ignored;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    }
-
-    beast::tcp_stream stream_;
-    beast::flat_buffer buffer_;
-    std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
-    const RequestHandler& handler_;
-    std::size_t body_limit_;
-};
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
 
 }  // namespace
 
-struct HttpServer::Impl {
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     asio::io_context io;
     tcp::acceptor acceptor{io};
-    RequestHandler handler;
+    AsyncRequestHandler handler;
     ServerOptions options;
     std::vector<std::thread> threads;
 
-    void Accept() {
-        acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket s) {
-            if (ec) return;  // acceptor closed
-            std::make_shared<Session>(std::move(s), handler, options.body_limit)->Run();
-            Accept();
-        });
+    asio::awaitable<void> Accept() {
+        for (;;) {
+            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io),
+                                                               asio::as_tuple(asio::use_awaitable));
+            if (ec) co_return;  // acceptor closed
+            auto executor = socket.get_executor();
+            asio::co_spawn(
+                executor,
+                Session(Stream(std::move(socket)), handler, options.body_limit, weak_from_this()),
+                asio::detached);
+        }
     }
 };
 
-HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::HttpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() { Stop(); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options,
                                                       RequestHandler handler) {
-    auto impl = std::make_unique<Impl>();
+    return Start(options, [handler = std::move(handler)](const HttpRequest& r, Respond respond) {
+        respond(handler(r));
+    });
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options,
+                                                      AsyncRequestHandler handler) {
+    auto impl = std::make_shared<Impl>();
     impl->handler = std::move(handler);
     impl->options = options;
     beast::error_code ec;
@@ -175,7 +215,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& optio
                                                       std::to_string(options.port) + ": " +
                                                       ec.message());
     }
-    impl->Accept();
+    asio::co_spawn(impl->io, impl->Accept(), asio::detached);
     for (int i = 0; i < std::max(1, options.threads); ++i) {
         impl->threads.emplace_back([io = &impl->io] { io->run(); });
     }

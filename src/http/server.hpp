@@ -1,6 +1,7 @@
-// A small HTTP/1.1 server on Boost.Beast: keep-alive connections served asynchronously by a
-// few threads; each request is handed to one synchronous handler that returns the response.
-// Bodies over `body_limit` get 413 and malformed requests 400 before the handler runs.
+// A small HTTP/1.1 server on Boost.Beast: each keep-alive connection is a C++20 coroutine on
+// a few threads. A request goes to the handler with a `Respond` to call once, from any thread:
+// a handler waiting for something (a group commit) holds no thread meanwhile. Bodies over
+// `body_limit` get 413 and malformed requests 400 before the handler runs.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,10 @@ struct HttpResponse {
     std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// Sends the response; call it exactly once, from any thread.
+using Respond = std::function<void(HttpResponse)>;
+using AsyncRequestHandler = std::function<void(const HttpRequest&, Respond)>;
+// A handler that answers at once, on the server's thread.
 using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct ServerOptions {
@@ -45,6 +50,8 @@ class HttpServer {
     ~HttpServer();
     // Binds and starts serving. kUnavailable when the address cannot be bound.
     [[nodiscard]] static Result<std::unique_ptr<HttpServer>> Start(const ServerOptions& options,
+                                                                   AsyncRequestHandler handler);
+    [[nodiscard]] static Result<std::unique_ptr<HttpServer>> Start(const ServerOptions& options,
                                                                    RequestHandler handler);
     void Stop();
     [[nodiscard]] std::uint16_t port() const;
@@ -52,8 +59,9 @@ class HttpServer {
     struct Impl;
 
   private:
-    explicit HttpServer(std::unique_ptr<Impl> impl);
-    std::unique_ptr<Impl> impl_;
+    explicit HttpServer(std::shared_ptr<Impl> impl);
+    // Shared with every outstanding Respond: one called after the server is gone is harmless.
+    std::shared_ptr<Impl> impl_;
 };
 
 // An RFC 9457 problem+json response.

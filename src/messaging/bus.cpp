@@ -155,6 +155,30 @@ Result<void> SqlLogBus::Write(storage::Connection& db, const WriteFn& fn) {
     return pending.result;
 }
 
+void SqlLogBus::WriteAsync(storage::Connection& db, WriteFn fn, WriteDone done) {
+    auto pending = std::make_unique<PendingWrite>();
+    pending->owned = std::move(fn);
+    pending->fn = &pending->owned;
+    pending->done = std::move(done);
+    {
+        std::lock_guard lock(writes_mutex_);
+        if (writer_running_ && std::this_thread::get_id() != dispatcher_id_) {
+            writes_.push_back(pending.release());  // FinishWrites deletes it
+        }
+    }
+    if (!pending) {
+        dispatcher_signal_.Raise();
+        return;
+    }
+    Result<void> result;
+    try {
+        result = storage::InTransaction(db, [&] { return pending->owned(db); });
+    } catch (const std::exception& e) {
+        result = MakeError(ErrorCode::kInternal, std::string("write failed: ") + e.what());
+    }
+    pending->done(std::move(result));
+}
+
 Result<std::size_t> SqlLogBus::RunWrites(storage::Connection& db) {
     std::vector<PendingWrite*> batch;
     {
@@ -199,8 +223,25 @@ Result<std::size_t> SqlLogBus::RunWrites(storage::Connection& db) {
 }
 
 void SqlLogBus::FinishWrites(std::vector<PendingWrite*>& batch) {
-    // After release the caller may return at once and its PendingWrite is gone.
-    for (PendingWrite* w : batch) w->finished.release();
+    for (PendingWrite* w : batch) {
+        if (!w->done) {
+            // After release the caller may return at once and its PendingWrite is gone.
+            w->finished.release();
+            continue;
+        }
+        std::unique_ptr<PendingWrite> owned(w);
+        Result<void> result = std::move(w->result);
+        if (w->exception) {
+            try {
+                std::rethrow_exception(w->exception);
+            } catch (const std::exception& e) {
+                result = MakeError(ErrorCode::kInternal, std::string("write failed: ") + e.what());
+            } catch (...) {
+                result = MakeError(ErrorCode::kInternal, "write failed");
+            }
+        }
+        w->done(std::move(result));
+    }
 }
 
 Result<void> SqlLogBus::Subscribe(const std::string& consumer, const std::string& type,

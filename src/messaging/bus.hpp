@@ -102,6 +102,8 @@ using QueryHandler =
 using Ticker = std::function<Result<void>(Publisher&)>;
 // A unit of writes (a command from outside, a worker's results) run by `Bus::Write`.
 using WriteFn = std::function<Result<void>(storage::Connection&)>;
+// Told the outcome of a `Bus::WriteAsync` once it committed or failed.
+using WriteDone = std::function<void(Result<void>)>;
 // Work that must not hold the write lock (calls to outside systems); opens its own
 // transactions and returns how much it did.
 using Worker = std::function<Result<std::size_t>(storage::Connection& db)>;
@@ -154,6 +156,11 @@ class Bus {
     // thread itself, `fn` runs on `db` in a transaction (a savepoint inside an open one).
     // An exception thrown by `fn` is rethrown to the caller.
     [[nodiscard]] virtual Result<void> Write(storage::Connection& db, const WriteFn& fn) = 0;
+    // Write without waiting: `done` is called once with the outcome, on the dispatcher's
+    // thread (keep it short: hand the rest to a thread of your own), or on this one when
+    // there is no dispatcher (then `fn` runs on `db` first). An exception thrown by `fn`
+    // arrives as kInternal.
+    virtual void WriteAsync(storage::Connection& db, WriteFn fn, WriteDone done) = 0;
     // Registers `consumer`'s handler for `type`. kFailedPrecondition when the catalog does not
     // declare that `consumer` receives `type`.
     [[nodiscard]] virtual Result<void> Subscribe(const std::string& consumer,
@@ -207,6 +214,7 @@ class SqlLogBus final : public Bus {
                                        const nlohmann::json& data, const Envelope* cause) override;
 
     [[nodiscard]] Result<void> Write(storage::Connection& db, const WriteFn& fn) override;
+    void WriteAsync(storage::Connection& db, WriteFn fn, WriteDone done) override;
     [[nodiscard]] Result<void> Subscribe(const std::string& consumer, const std::string& type,
                                          Handler handler) override;
     void AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) override;
@@ -274,7 +282,10 @@ class SqlLogBus final : public Bus {
         const WriteFn* fn = nullptr;
         Result<void> result;
         std::exception_ptr exception;
-        std::binary_semaphore finished{0};  // released once, by the dispatcher
+        std::binary_semaphore finished{0};  // Write: released once, by the dispatcher
+        // WriteAsync: the write owns its function and is deleted once `done` was told.
+        WriteFn owned;
+        WriteDone done;
     };
     // On the dispatcher: every queued write in one transaction, each in a savepoint of its
     // own; returns how many ran.

@@ -4,6 +4,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "catalog/loader.hpp"
@@ -271,6 +275,60 @@ TEST_F(BusTest, WritesFromManyThreadsAreGroupCommittedAndIsolated) {
         return tx.Execute("INSERT INTO cmd(n) VALUES (100000)");
     }));
     EXPECT_EQ(Count("SELECT count(*) FROM cmd"), accepted + 1);
+}
+
+TEST_F(BusTest, WriteAsyncTellsTheOutcomeAfterTheCommit) {
+    ASSERT_TRUE(db_->ExecuteScript("CREATE TABLE cmd(n INTEGER PRIMARY KEY)"));
+    auto insert = [](std::int64_t n) {
+        return [n](storage::Connection& tx) -> Result<void> {
+            const Value v[] = {n};
+            if (auto ok = tx.Execute("INSERT INTO cmd(n) VALUES (?)", v); !ok) return ok;
+            if (n == 2) throw std::runtime_error("boom");
+            return {};
+        };
+    };
+    SystemClock real;
+    IdGenerator ids(real, 5);
+    SqlLogBus bus(contracts_, real, ids, {.poll_ms = 5});
+    ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
+    // Not started: runs on the caller's connection, and tells at once.
+    std::optional<Result<void>> first;
+    bus.WriteAsync(*db_, insert(1), [&](Result<void> r) { first = r; });
+    ASSERT_TRUE(first.has_value());
+    EXPECT_TRUE(*first);
+    ASSERT_TRUE(bus.Start([&] { return storage::OpenSqlite(db_path_); }));
+    std::mutex m;
+    std::condition_variable told;
+    std::vector<std::pair<std::int64_t, Result<void>>> outcomes;
+    for (std::int64_t n : {2, 3, 1}) {  // throws, succeeds, conflicts with the first
+        bus.WriteAsync(*db_, insert(n), [&, n](Result<void> r) {
+            // Told after the commit: the row is visible from another connection.
+            const std::int64_t rows = Count("SELECT count(*) FROM cmd WHERE n = 3");
+            std::lock_guard lock(m);
+            outcomes.emplace_back(r ? rows : n, r);
+            told.notify_all();
+        });
+    }
+    {
+        std::unique_lock lock(m);
+        ASSERT_TRUE(
+            told.wait_for(lock, std::chrono::seconds(5), [&] { return outcomes.size() == 3; }));
+    }
+    bus.Stop();
+    std::map<std::int64_t, ErrorCode> errors;
+    int succeeded = 0;
+    for (const auto& [n, r] : outcomes) {
+        if (r) {
+            EXPECT_EQ(n, 1);  // the committed row was visible when told
+            ++succeeded;
+        } else {
+            errors[n] = r.error().code;
+        }
+    }
+    EXPECT_EQ(succeeded, 1);
+    EXPECT_EQ(errors[2], ErrorCode::kInternal);  // the exception, as an error
+    EXPECT_EQ(errors[1], ErrorCode::kConflict);  // the primary key
+    EXPECT_EQ(Count("SELECT count(*) FROM cmd"), 2);
 }
 
 }  // namespace

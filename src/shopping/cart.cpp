@@ -192,85 +192,122 @@ Result<Cart> CartService::RemoveItem(storage::Connection& db, const std::string&
     return Get(db, cart_id);
 }
 
-Result<CheckoutAccepted> CartService::Checkout(storage::Connection& db, const std::string& cart_id,
-                                               const std::string& payment_token,
-                                               const std::string& idempotency_key) {
-    const std::string checkout_id = ids_.Next();
-    auto message = [&](const Cart& cart) {
-        nlohmann::json items = nlohmann::json::array();
-        for (const CartItem& i : cart.items) {
-            items.push_back(
-                {{"sku", i.sku},
-                 {"quantity", i.quantity},
-                 {"unitPrice", {{"amount", i.unit_price}, {"currency", cart.currency}}}});
-        }
-        return nlohmann::json{{"checkoutId", checkout_id},
-                              {"cartId", cart_id},
-                              {"customerId", cart.customer_id},
-                              {"items", std::move(items)},
-                              {"total", {{"amount", cart.total}, {"currency", cart.currency}}},
-                              {"paymentToken", payment_token}};
-    };
+namespace {
+
+nlohmann::json CheckoutMessage(const Cart& cart, const std::string& checkout_id,
+                               const std::string& payment_token) {
+    nlohmann::json items = nlohmann::json::array();
+    for (const CartItem& i : cart.items) {
+        items.push_back({{"sku", i.sku},
+                         {"quantity", i.quantity},
+                         {"unitPrice", {{"amount", i.unit_price}, {"currency", cart.currency}}}});
+    }
+    return nlohmann::json{{"checkoutId", checkout_id},
+                          {"cartId", cart.id},
+                          {"customerId", cart.customer_id},
+                          {"items", std::move(items)},
+                          {"total", {{"amount", cart.total}, {"currency", cart.currency}}},
+                          {"paymentToken", payment_token}};
+}
+
+// What a prepared checkout's write needs, owned by the write (it may run later, elsewhere).
+struct CheckoutState {
+    std::string cart_id;
+    std::string payment_token;
+    std::string idempotency_key;
+    std::string checkout_id;
+    Cart priced;
+    nlohmann::json data;
+};
+
+}  // namespace
+
+Result<PreparedCheckout> CartService::PrepareCheckout(storage::Connection& db,
+                                                      const std::string& cart_id,
+                                                      const std::string& payment_token,
+                                                      const std::string& idempotency_key) {
     // Priced before the write, on the caller's connection (the promotions query and the
     // message are the costly part); the write only checks that the cart still holds what was
     // priced, and prices again in the rare case it changed in between.
     auto priced = Get(db, cart_id);
     if (!priced) return std::unexpected(priced.error());
-    nlohmann::json data = message(*priced);
-    CheckoutAccepted accepted;
-    auto done = bus_.Write(db, [&](storage::Connection& tx) -> Result<void> {
-        if (!idempotency_key.empty()) {
-            const Value k[] = {idempotency_key};
+    auto state = std::make_shared<CheckoutState>();
+    state->cart_id = cart_id;
+    state->payment_token = payment_token;
+    state->idempotency_key = idempotency_key;
+    state->checkout_id = ids_.Next();
+    state->data = CheckoutMessage(*priced, state->checkout_id, payment_token);
+    state->priced = std::move(*priced);
+    PreparedCheckout prepared;
+    prepared.accepted = std::make_shared<CheckoutAccepted>();
+    prepared.write = [this, state,
+                      accepted = prepared.accepted](storage::Connection& tx) -> Result<void> {
+        const std::string& cid = state->cart_id;
+        if (!state->idempotency_key.empty()) {
+            const Value k[] = {state->idempotency_key};
             auto seen = tx.Query(
                 "SELECT cart_id, checkout_id FROM shop_checkout_keys WHERE idempotency_key = ?", k);
             if (!seen) return std::unexpected(seen.error());
             if (!seen->empty()) {
-                if (seen->front().Text(0) != cart_id) {
+                if (seen->front().Text(0) != cid) {
                     return MakeError(ErrorCode::kConflict,
                                      "Idempotency-Key was used for another cart");
                 }
-                accepted = {seen->front().Text(1), true};
+                *accepted = {seen->front().Text(1), true};
                 return {};
             }
         }
-        auto cart = LoadForUpdate(tx, cart_id);
+        auto cart = LoadForUpdate(tx, cid);
         if (!cart) return std::unexpected(cart.error());
         if (cart->status != "open") {
-            return MakeError(ErrorCode::kConflict, "cart '" + cart_id + "' is already checked out");
+            return MakeError(ErrorCode::kConflict, "cart '" + cid + "' is already checked out");
         }
         if (cart->items.empty()) return MakeError(ErrorCode::kConflict, "cart is empty");
-        bool same = cart->items.size() == priced->items.size();
+        const auto& priced_items = state->priced.items;
+        bool same = cart->items.size() == priced_items.size();
         for (std::size_t i = 0; same && i < cart->items.size(); ++i) {
-            const CartItem& p = priced->items[i];
+            const CartItem& p = priced_items[i];
             same = cart->items[i] == std::tuple(p.sku, p.quantity, p.unit_price);
         }
+        nlohmann::json repriced;
         if (!same) {
-            auto again = Get(tx, cart_id);
+            auto again = Get(tx, cid);
             if (!again) return std::unexpected(again.error());
-            data = message(*again);
+            repriced = CheckoutMessage(*again, state->checkout_id, state->payment_token);
         }
-        const Value upd[] = {checkout_id, cart_id};
+        const Value upd[] = {state->checkout_id, cid};
         if (auto ok = tx.Execute(
                 "UPDATE shop_carts SET status = 'checked_out', checkout_id = ? WHERE id = ?", upd);
             !ok) {
             return ok;
         }
-        const std::string key = idempotency_key.empty() ? "auto:" + checkout_id : idempotency_key;
-        const Value ins[] = {key, cart_id, checkout_id};
+        const std::string key =
+            state->idempotency_key.empty() ? "auto:" + state->checkout_id : state->idempotency_key;
+        const Value ins[] = {key, cid, state->checkout_id};
         if (auto ok = tx.Execute("INSERT INTO shop_checkout_keys(idempotency_key, cart_id, "
                                  "checkout_id) VALUES (?,?,?)",
                                  ins);
             !ok) {
             return ok;
         }
-        if (auto ok = bus_.Publish(tx, kService, "cart-checked-out", checkout_id, data); !ok) {
+        if (auto ok = bus_.Publish(tx, kService, "cart-checked-out", state->checkout_id,
+                                   same ? state->data : repriced);
+            !ok) {
             return ok;
         }
-        accepted = {checkout_id, false};
+        *accepted = {state->checkout_id, false};
         return {};
-    });
-    if (!done) return std::unexpected(done.error());
-    return accepted;
+    };
+    return prepared;
+}
+
+Result<CheckoutAccepted> CartService::Checkout(storage::Connection& db, const std::string& cart_id,
+                                               const std::string& payment_token,
+                                               const std::string& idempotency_key) {
+    auto prepared = PrepareCheckout(db, cart_id, payment_token, idempotency_key);
+    if (!prepared) return std::unexpected(prepared.error());
+    if (auto done = bus_.Write(db, prepared->write); !done) return std::unexpected(done.error());
+    return *prepared->accepted;
 }
 
 }  // namespace acme::shopping

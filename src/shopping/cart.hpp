@@ -5,6 +5,7 @@
 // cart-checked-out in the same transaction. An Idempotency-Key maps to one checkout forever.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -48,6 +49,13 @@ struct CheckoutAccepted {
     bool replayed = false;  // the Idempotency-Key was seen before
 };
 
+// A checkout priced and ready to write: run `write` with Bus::Write or Bus::WriteAsync; once
+// it committed, `accepted` holds the checkout.
+struct PreparedCheckout {
+    messaging::WriteFn write;
+    std::shared_ptr<CheckoutAccepted> accepted;
+};
+
 class CartService {
   public:
     static constexpr const char* kService = "cart-api";
@@ -76,6 +84,11 @@ class CartService {
                                                     const std::string& cart_id,
                                                     const std::string& payment_token,
                                                     const std::string& idempotency_key);
+    // Checkout in two halves: the pricing here (kNotFound: no cart), the write later.
+    [[nodiscard]] Result<PreparedCheckout> PrepareCheckout(storage::Connection& db,
+                                                           const std::string& cart_id,
+                                                           const std::string& payment_token,
+                                                           const std::string& idempotency_key);
 
   private:
     struct CartState {
