@@ -37,6 +37,7 @@ struct BenchArgs {
     int http_threads = 2;
     std::int64_t gateway_latency_ms = 0;
     bool journey = false;  // cart creation and item inside the timed loop
+    std::int64_t max_backlog = http::ApiOptions{}.max_backlog;
 };
 
 double Percentile(std::vector<double> v, double p) {
@@ -100,7 +101,8 @@ int RunBench(const BenchArgs& args) {
         if (!s) return ReportError(s.error());
         system = std::move(*s);
         if (auto ok = system->Start(); !ok) return ReportError(ok.error());
-        api = std::make_unique<http::Api>(*system);
+        api =
+            std::make_unique<http::Api>(*system, http::ApiOptions{.max_backlog = args.max_backlog});
         auto srv = http::HttpServer::Start({.host = host, .port = 0, .threads = args.http_threads},
                                            [&](const http::HttpRequest& r, http::Respond respond) {
                                                api->Handle(r, std::move(respond));
@@ -312,6 +314,9 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
     cmd->add_option("--http-threads", args->http_threads,
                     "in-process server: HTTP threads (default 2)")
         ->check(CLI::Range(1, 64));
+    cmd->add_option("--max-backlog", args->max_backlog,
+                    "in-process server: admission control limit (default 20000)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_flag("--journey", args->journey,
                   "create the cart and add its item inside the timed loop (default: carts are "
                   "prepared first)");

@@ -28,6 +28,7 @@ struct ServeArgs {
     std::int64_t gateway_latency_ms = 0;
     std::int64_t late_answer_ms = -1;
     std::int64_t linger_us = 2'000;
+    std::int64_t max_backlog = http::ApiOptions{}.max_backlog;
 };
 
 int RunServe(const ServeArgs& args) {
@@ -66,7 +67,7 @@ int RunServe(const ServeArgs& args) {
     auto system = runtime::System::Open(options, clock);
     if (!system) return ReportError(system.error());
     if (auto ok = (*system)->Start(); !ok) return ReportError(ok.error());
-    http::Api api(**system);
+    http::Api api(**system, {.max_backlog = args.max_backlog});
     auto server =
         http::HttpServer::Start({.host = args.listen.substr(0, colon),
                                  .port = static_cast<std::uint16_t>(port),
@@ -173,6 +174,11 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
             "HTTP threads serving connections (default 2; requests waiting for a group commit hold "
             "none)")
         ->check(CLI::Range(1, 64));
+    serve
+        ->add_option("--max-backlog", serve_args->max_backlog,
+                     "refuse checkouts (503, Retry-After) while more log messages than this wait "
+                     "to be handled (default 20000)")
+        ->check(CLI::NonNegativeNumber);
     serve->add_option("--stage-ms", serve_args->ship_ms, "warehouse pick/pack/ship time per stage")
         ->check(CLI::NonNegativeNumber);
     serve

@@ -13,12 +13,20 @@
 
 namespace acme::http {
 
+struct ApiOptions {
+    // Writes other than checkouts wait for their group commit on one of this many threads of
+    // the Api's own, never on the server's.
+    std::size_t writers = 16;
+    // Admission control: a checkout is refused (503, Retry-After) while the message log has
+    // more than this many messages some consumer has not handled: past the system's
+    // throughput, accepting more only lengthens the queue. Negative: refuse every checkout.
+    std::int64_t max_backlog = 20'000;
+};
+
 class Api {
   public:
-    // Writes other than checkouts wait for their group commit on one of `writers` threads of
-    // the Api's own, never on the server's.
-    explicit Api(runtime::System& system, std::size_t writers = 16)
-        : system_(system), writers_(writers) {}
+    explicit Api(runtime::System& system, ApiOptions options = {})
+        : system_(system), options_(options), writers_(options.writers) {}
 
     // Answers through `respond`, at once or, for a checkout, once its write committed (the
     // calling thread does not wait for the group commit).
@@ -37,6 +45,7 @@ class Api {
     HttpResponse RouteOnPooledConnection(const HttpRequest& request);
 
     runtime::System& system_;
+    ApiOptions options_;
     std::mutex pool_mutex_;
     std::vector<std::unique_ptr<storage::Connection>> pool_;
     TaskPool writers_;  // last member: its threads finish before the rest goes

@@ -212,6 +212,26 @@ TEST_F(HttpApiTest, EveryDocumentedRouteAndStatusIsServed) {
     check("POST", "/orders/{orderId}/cancel", Send("POST", "/orders/" + order + "/cancel"), 409);
     check("POST", "/orders/{orderId}/return", Send("POST", "/orders/" + order + "/return"), 202);
     EXPECT_EQ(WaitFor("/orders/" + order, "status", "refunded").value("status", ""), "refunded");
+    {
+        // Admission control: an API whose backlog limit is below zero refuses every checkout,
+        // with Retry-After, and accepts nothing.
+        Api refusing(*system_, {.writers = 1, .max_backlog = -1});
+        HttpRequest req{"POST",
+                        "/carts/" + cart + "/checkout",
+                        "/carts/" + cart + "/checkout",
+                        {{"content-type", "application/json"}},
+                        R"({"paymentToken":"tok_visa"})"};
+        const std::string busy_cart = NewCart("SKU-MUG", 1);
+        req.target = req.path = "/carts/" + busy_cart + "/checkout";
+        const HttpResponse busy = refusing.Handle(req);
+        Reply reply{busy.status, busy.content_type, busy.body};
+        check("POST", "/carts/{cartId}/checkout", reply, 503);
+        bool retry_after = false;
+        for (const auto& [k, v] : busy.headers)
+            retry_after = retry_after || (k == "Retry-After" && v == "1");
+        EXPECT_TRUE(retry_after);
+        EXPECT_EQ(Send("GET", "/carts/" + busy_cart).Json().value("status", ""), "open");
+    }
     check("GET", "/healthz", Send("GET", "/healthz"), 200);
     const Reply metrics = Send("GET", "/metrics");
     check("GET", "/metrics", metrics, 200);

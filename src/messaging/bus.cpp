@@ -524,10 +524,19 @@ Result<std::size_t> SqlLogBus::ProcessRound(storage::Connection& db) {
             return std::unexpected(ok.error());
         }
         std::size_t total = 0;
+        std::int64_t top = -1;
         for (auto& [c, f] : done) {
             MarkScanned(*c, f);
             total += f.batch.size();
+            top = std::max(top, f.top);
         }
+        // Backlog: the newest row looked at, less where the slowest consumer got to.
+        std::int64_t behind = 0;
+        if (top >= 0) {
+            for (auto& [c, f] : done)
+                behind = std::max(behind, top - std::max(c->scanned, f.stored));
+        }
+        backlog_ = behind;
         return total;
     }
     db.Rollback();

@@ -193,6 +193,9 @@ class Bus {
     // Wakes the consumers (after a commit that published outside a handler).
     virtual void Notify() = 0;
     [[nodiscard]] virtual BusStats Stats() const = 0;
+    // Messages in the log that some consumer has not looked at yet, as of the last round:
+    // how far handling lags behind publishing (0 when caught up).
+    [[nodiscard]] virtual std::int64_t Backlog() const = 0;
     [[nodiscard]] virtual const Clock& clock() const = 0;
 };
 
@@ -233,6 +236,7 @@ class SqlLogBus final : public Bus {
     void Stop() override;
     void Notify() override;
     [[nodiscard]] BusStats Stats() const override;
+    [[nodiscard]] std::int64_t Backlog() const override { return backlog_.load(); }
     [[nodiscard]] const Clock& clock() const override { return clock_; }
 
   private:
@@ -304,6 +308,7 @@ class SqlLogBus final : public Bus {
     std::map<std::string, QueryHandler> answers_;  // by query type; fixed before Start
 
     std::atomic<bool> running_{false};
+    std::atomic<std::int64_t> backlog_{0};
     std::vector<std::jthread> threads_;
     // A wake-up for one kind of thread: Raise bumps the generation, a waiter sleeps until it
     // moves past what it saw (or the bus stops, or the timeout passes).

@@ -277,6 +277,21 @@ TEST_F(BusTest, WritesFromManyThreadsAreGroupCommittedAndIsolated) {
     EXPECT_EQ(Count("SELECT count(*) FROM cmd"), accepted + 1);
 }
 
+TEST_F(BusTest, BacklogIsWhatTheSlowestConsumerHasNotSeen) {
+    SqlLogBus bus = MakeBus({.batch_size = 100});
+    ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
+    for (int i = 0; i < 250; ++i) {
+        ASSERT_TRUE(Send(bus, "a", "ping", "{\"n\":" + std::to_string(i) + "}"));
+    }
+    EXPECT_EQ(bus.Backlog(), 0);  // no round yet
+    // One round handles a batch of 100 (publishing 100 pongs nobody consumes).
+    ASSERT_TRUE(bus.RunUntilIdle(*db_, 1));
+    EXPECT_EQ(bus.Backlog(), 150);
+    ASSERT_TRUE(bus.RunUntilIdle(*db_));
+    EXPECT_EQ(bus.Backlog(), 0);
+    EXPECT_EQ(Count("SELECT count(*) FROM seen"), 250);
+}
+
 TEST_F(BusTest, WriteAsyncTellsTheOutcomeAfterTheCommit) {
     ASSERT_TRUE(db_->ExecuteScript("CREATE TABLE cmd(n INTEGER PRIMARY KEY)"));
     auto insert = [](std::int64_t n) {

@@ -36,7 +36,7 @@ CREATE INDEX IF NOT EXISTS pay_refunds_requested ON pay_refunds(status, next_at)
 )sql";
 
 // Gateway calls wait on I/O: this many run at once.
-constexpr std::size_t kGatewayThreads = 16;
+constexpr std::size_t kGatewayThreads = 64;
 
 // The payload parser shared by every service.
 Result<json> Parse(const std::string& text) { return messaging::ParsePayload(text); }
@@ -127,7 +127,7 @@ Result<std::size_t> PaymentService::CallGatewayForRefunds(messaging::Bus& bus,
     auto rows = CallDue(
         db, bus.clock().NowMillis(),
         "SELECT order_id, authorization_id, amount, currency, attempts, request_id, traceparent "
-        "FROM pay_refunds WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT 32",
+        "FROM pay_refunds WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT 256",
         [&](const storage::Row& r) { return gateway_.Refund(r.Text(1), r.Int(2)); });
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return 0;
@@ -199,7 +199,7 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
     auto rows = CallDue(
         db, bus.clock().NowMillis(),
         "SELECT checkout_id, amount, currency, token, attempts, request_id, traceparent FROM "
-        "pay_payments WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT 32",
+        "pay_payments WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT 256",
         [&](const storage::Row& r) { return gateway_.Authorize(r.Text(3), r.Int(1)); });
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return 0;
