@@ -1,6 +1,7 @@
 #include "ordering/checkout_saga.hpp"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "messaging/payload.hpp"
 
@@ -42,11 +43,21 @@ Result<json> Parse(const std::string& text) { return messaging::ParsePayload(tex
 struct Saga {
     std::string checkout_id;
     std::string state;
-    json data;
+    std::string data_text;  // the start-checkout payload, parsed only by the steps needing it
     std::string reservation_id;
     std::string authorization_id;
     std::string order_id;
     std::string reason;
+
+    // The start-checkout payload (validated when it was published; throws if corrupted,
+    // which fails the message like any handler error).
+    const json& Data() {
+        if (!data_) data_ = json::parse(data_text);
+        return *data_;
+    }
+
+  private:
+    std::optional<json> data_;
 };
 
 Result<std::optional<Saga>> Load(storage::Connection& db, const std::string& id) {
@@ -57,11 +68,16 @@ Result<std::optional<Saga>> Load(storage::Connection& db, const std::string& id)
         k);
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return std::optional<Saga>();
-    const auto& r = rows->front();
-    auto data = Parse(r.Text(2));
-    if (!data) return std::unexpected(data.error());
-    return std::optional<Saga>(
-        Saga{r.Text(0), r.Text(1), *data, r.Text(3), r.Text(4), r.Text(5), r.Text(6)});
+    auto& r = rows->front();
+    Saga saga;
+    saga.checkout_id = r.TakeText(0);
+    saga.state = r.TakeText(1);
+    saga.data_text = r.TakeText(2);
+    saga.reservation_id = r.TakeText(3);
+    saga.authorization_id = r.TakeText(4);
+    saga.order_id = r.TakeText(5);
+    saga.reason = r.TakeText(6);
+    return std::optional<Saga>(std::move(saga));
 }
 
 // Saves the saga's state; `deadline` 0 clears it.
@@ -219,9 +235,9 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
             if (auto ok = Save(out, s, out.NowMillis() + authorize_ms); !ok) return ok;
             return out.Publish("authorize-payment", s.checkout_id,
                                json{{"checkoutId", s.checkout_id},
-                                    {"customerId", s.data.at("customerId")},
-                                    {"amount", s.data.at("total")},
-                                    {"paymentToken", s.data.at("paymentToken")}});
+                                    {"customerId", s.Data().at("customerId")},
+                                    {"amount", s.Data().at("total")},
+                                    {"paymentToken", s.Data().at("paymentToken")}});
         });
     };
     auto reservation_failed = [=](const Envelope& e, Publisher& out) -> Result<void> {
@@ -248,12 +264,12 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
             if (auto ok = Save(out, s, out.NowMillis() + create_ms); !ok) return ok;
             return out.Publish("create-order", s.checkout_id,
                                json{{"checkoutId", s.checkout_id},
-                                    {"cartId", s.data.at("cartId")},
-                                    {"customerId", s.data.at("customerId")},
+                                    {"cartId", s.Data().at("cartId")},
+                                    {"customerId", s.Data().at("customerId")},
                                     {"reservationId", s.reservation_id},
                                     {"authorizationId", auth},
-                                    {"items", s.data.at("items")},
-                                    {"total", s.data.at("total")}});
+                                    {"items", s.Data().at("items")},
+                                    {"total", s.Data().at("total")}});
         });
     };
     auto declined = [=](const Envelope& e, Publisher& out) -> Result<void> {
