@@ -2,6 +2,7 @@
 
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 
 #include "fulfilment/inventory.hpp"
@@ -118,7 +119,7 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
         }
         bool answered = false;
         try {
-            answered = Checkout(request, *db, respond);
+            answered = EditCart(request, *db, respond) || Checkout(request, *db, respond);
         } catch (const std::exception& e) {
             respond(Problem(500, "Internal Server Error", e.what()));
             answered = true;
@@ -152,6 +153,76 @@ HttpResponse Api::Handle(const HttpRequest& request) {
     auto future = answer.get_future();
     Handle(request, [&answer](HttpResponse r) { answer.set_value(std::move(r)); });
     return future.get();
+}
+
+Api::~Api() {
+    std::unique_lock lock(edits_mutex_);
+    edits_done_.wait(lock, [&] { return edits_in_flight_ == 0; });
+}
+
+bool Api::EditCart(const HttpRequest& r, storage::Connection& db, Respond& respond) {
+    static const std::regex kItems(R"(^/carts/([A-Za-z0-9-]{1,64})/items$)");
+    static const std::regex kItem(R"(^/carts/([A-Za-z0-9-]{1,64})/items/([A-Za-z0-9_.-]{1,64})$)");
+    std::smatch m;
+    auto answer = [&](HttpResponse res) {
+        respond(std::move(res));
+        return true;
+    };
+    auto& cart = system_.cart();
+    std::optional<shopping::CartEdit> edit;
+    int status = 200;
+    if (r.path == "/carts" && r.method == "POST") {
+        json body;
+        if (auto bad = ParseBody(r, body)) return answer(std::move(*bad));
+        std::string customer;
+        if (auto bad = RequireString(body, "customerId", customer)) return answer(std::move(*bad));
+        edit = cart.CreateEdit(customer);
+        status = 201;
+    } else if (r.method == "POST" && std::regex_match(r.path, m, kItems)) {
+        json body;
+        if (auto bad = ParseBody(r, body)) return answer(std::move(*bad));
+        std::string sku;
+        if (auto bad = RequireString(body, "sku", sku, 64)) return answer(std::move(*bad));
+        auto q = body.find("quantity");
+        if (q == body.end() || !q->is_number_integer()) {
+            return answer(Problem(400, "Bad Request", "'quantity' must be an integer"));
+        }
+        auto added = cart.AddItemEdit(m[1], sku, q->get<std::int64_t>());
+        if (!added) return answer(FromError(added.error()));
+        edit = std::move(*added);
+    } else if (r.method == "DELETE" && std::regex_match(r.path, m, kItem)) {
+        edit = cart.RemoveItemEdit(m[1], m[2]);
+    } else {
+        return false;
+    }
+    // The write joins the dispatcher's next group commit; once it committed, the cart is read
+    // back on the Api's own threads (never on the dispatcher's).
+    {
+        std::lock_guard lock(edits_mutex_);
+        ++edits_in_flight_;
+    }
+    system_.bus().WriteAsync(
+        db, edit->write,
+        [this, status, id = edit->cart_id, respond = std::move(respond)](Result<void> done) {
+            writers_.Post([this, status, id, respond, done = std::move(done)] {
+                auto read_back = [&]() -> HttpResponse {
+                    if (!done) return FromError(done.error());
+                    auto reader = Acquire();
+                    if (!reader) {
+                        return Problem(503, "Service Unavailable", "no database connection");
+                    }
+                    auto c = system_.cart().Get(*reader, id);
+                    Release(std::move(reader));
+                    return c ? Json(status, CartJson(*c)) : FromError(c.error());
+                };
+                respond(read_back());
+                // Notified under the lock: once it is released ~Api may go ahead.
+                std::lock_guard lock(edits_mutex_);
+                --edits_in_flight_;
+                edits_done_.notify_all();
+            });
+        });
+    return true;
 }
 
 bool Api::Checkout(const HttpRequest& r, storage::Connection& db, Respond& respond) {
@@ -232,39 +303,16 @@ HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
         }
         return Json(200, out);
     }
-    if (r.path == "/carts") {
-        if (r.method != "POST") return method_not_allowed();
-        json body;
-        if (auto bad = ParseBody(r, body)) return *bad;
-        std::string customer;
-        if (auto bad = RequireString(body, "customerId", customer)) return *bad;
-        auto created = cart.Create(db, customer);
-        if (!created) return FromError(created.error());
-        return Json(201, CartJson(*created));
-    }
+    if (r.path == "/carts") return method_not_allowed();  // POST is EditCart's
     const std::string& path = r.path;
     if (std::regex_match(path, m, kCart)) {
         if (r.method != "GET") return method_not_allowed();
         auto c = cart.Get(db, m[1]);
         return c ? Json(200, CartJson(*c)) : FromError(c.error());
     }
-    if (std::regex_match(path, m, kItems)) {
-        if (r.method != "POST") return method_not_allowed();
-        json body;
-        if (auto bad = ParseBody(r, body)) return *bad;
-        std::string sku;
-        if (auto bad = RequireString(body, "sku", sku, 64)) return *bad;
-        auto q = body.find("quantity");
-        if (q == body.end() || !q->is_number_integer()) {
-            return Problem(400, "Bad Request", "'quantity' must be an integer");
-        }
-        auto c = cart.AddItem(db, m[1], sku, q->get<std::int64_t>());
-        return c ? Json(200, CartJson(*c)) : FromError(c.error());
-    }
-    if (std::regex_match(path, m, kItem)) {
-        if (r.method != "DELETE") return method_not_allowed();
-        auto c = cart.RemoveItem(db, m[1], m[2]);
-        return c ? Json(200, CartJson(*c)) : FromError(c.error());
+    // POST on items and DELETE on an item are EditCart's.
+    if (std::regex_match(path, m, kItems) || std::regex_match(path, m, kItem)) {
+        return method_not_allowed();
     }
     if (std::regex_match(path, m, kCheckoutGet)) {
         if (r.method != "GET") return method_not_allowed();

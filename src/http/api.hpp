@@ -3,6 +3,7 @@
 // problem with a 4xx status and changes nothing.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -27,6 +28,10 @@ class Api {
   public:
     explicit Api(runtime::System& system, ApiOptions options = {})
         : system_(system), options_(options), writers_(options.writers) {}
+    // Waits for the cart edits still in the dispatcher's hands (their answers use the Api).
+    ~Api();
+    Api(const Api&) = delete;
+    Api& operator=(const Api&) = delete;
 
     // Answers through `respond`, at once or, for a checkout, once its write committed (the
     // calling thread does not wait for the group commit).
@@ -40,6 +45,8 @@ class Api {
     HttpResponse Route(const HttpRequest& request, storage::Connection& db);
     // POST /carts/{id}/checkout: true when it answered (or will) through `respond`.
     bool Checkout(const HttpRequest& request, storage::Connection& db, Respond& respond);
+    // POST /carts, POST /carts/{id}/items, DELETE /carts/{id}/items/{sku}: the same.
+    bool EditCart(const HttpRequest& request, storage::Connection& db, Respond& respond);
     HttpResponse Metrics(storage::Connection& db);
 
     HttpResponse RouteOnPooledConnection(const HttpRequest& request);
@@ -48,6 +55,9 @@ class Api {
     ApiOptions options_;
     std::mutex pool_mutex_;
     std::vector<std::unique_ptr<storage::Connection>> pool_;
+    std::mutex edits_mutex_;
+    std::condition_variable edits_done_;
+    int edits_in_flight_ = 0;
     TaskPool writers_;  // last member: its threads finish before the rest goes
 };
 

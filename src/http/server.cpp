@@ -56,26 +56,67 @@ namespace {
 
 using Stream = beast::tcp_stream;
 
+// The Responds handed to the handler and not yet released: the server is only torn down once
+// there are none, so an answer that comes late (after Stop) finds the io_context still there
+// and is dropped with it.
+class Outstanding {
+  public:
+    void Add() {
+        std::lock_guard lock(mutex_);
+        ++count_;
+    }
+    void Done() {
+        // Notified under the lock: once it is released the waiter may destroy this object.
+        std::lock_guard lock(mutex_);
+        --count_;
+        none_.notify_all();
+    }
+    void WaitNone() {
+        std::unique_lock lock(mutex_);
+        none_.wait(lock, [&] { return count_ == 0; });
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable none_;
+    int count_ = 0;
+};
+
+// Released with the last copy of a Respond.
+struct RespondToken {
+    explicit RespondToken(Outstanding& o) : outstanding(o) { outstanding.Add(); }
+    ~RespondToken() { outstanding.Done(); }
+    RespondToken(const RespondToken&) = delete;
+    RespondToken& operator=(const RespondToken&) = delete;
+    Outstanding& outstanding;
+};
+
 // Hands `request` to the handler and resumes the awaiting coroutine, on its own executor, with
 // the response, whichever thread the handler answers from.
 template <typename Token>
 auto AsyncHandle(const AsyncRequestHandler& handler, const HttpRequest& request,
-                 std::weak_ptr<void> server, Token&& token) {
+                 Outstanding& outstanding, Token&& token) {
     return asio::async_initiate<Token, void(HttpResponse)>(
-        [&handler, &request, server](auto completion) {
+        [&handler, &request, &outstanding](auto completion) {
             using Completion = decltype(completion);
             auto shared = std::make_shared<Completion>(std::move(completion));
             // Tracked: the io_context keeps running while a response is outstanding.
-            auto executor = asio::prefer(asio::get_associated_executor(*shared),
-                                         asio::execution::outstanding_work.tracked);
-            // The Respond keeps the server's io_context alive: the handler may answer after the
-            // server stopped (the answer is then dropped). Only the Respond holds it, so a
-            // stopped server is freed once the last outstanding Respond is.
-            Respond respond = [shared, executor, keep = server.lock()](HttpResponse response) {
-                asio::post(executor, [shared, r = std::move(response)]() mutable {
+            asio::any_io_executor tracked = asio::prefer(asio::get_associated_executor(*shared),
+                                                         asio::execution::outstanding_work.tracked);
+            // Members go in reverse order: the executor (which touches the io_context) before
+            // the token (whose release lets the server destroy the io_context).
+            struct State {
+                State(Outstanding& o, asio::any_io_executor e) : token(o), executor(std::move(e)) {}
+                RespondToken token;
+                asio::any_io_executor executor;
+            };
+            auto state = std::make_shared<State>(outstanding, std::move(tracked));
+            Respond respond = [shared, state](HttpResponse response) {
+                asio::post(state->executor, [shared, r = std::move(response)]() mutable {
                     (*shared)(std::move(r));
                 });
             };
+            const auto& executor = state->executor;
             try {
                 handler(request, std::move(respond));
             } catch (const std::exception& e) {
@@ -121,7 +162,7 @@ asio::awaitable<void> Reply(Stream& stream, HttpResponse r, bool keep_alive, uns
 // One connection: read a request, await the handler's response, write it; until the client
 // closes, stops keeping alive, idles 30 s or sends something malformed.
 asio::awaitable<void> Session(Stream stream, const AsyncRequestHandler& handler,
-                              std::size_t body_limit, std::weak_ptr<void> server) {
+                              std::size_t body_limit, Outstanding& outstanding) {
     beast::flat_buffer buffer;
     for (;;) {
         beast::http::request_parser<beast::http::string_body> parser;
@@ -154,7 +195,8 @@ asio::awaitable<void> Session(Stream stream, const AsyncRequestHandler& handler,
         const unsigned version = req.version();
         const HttpRequest request = FromBeast(req);
         stream.expires_never();  // the handler may wait for a group commit
-        HttpResponse response = co_await AsyncHandle(handler, request, server, asio::use_awaitable);
+        HttpResponse response =
+            co_await AsyncHandle(handler, request, outstanding, asio::use_awaitable);
         stream.expires_after(std::chrono::seconds(30));
         co_await Reply(stream, std::move(response), keep_alive, version, write_ec);
         if (write_ec || !keep_alive) break;
@@ -165,12 +207,13 @@ asio::awaitable<void> Session(Stream stream, const AsyncRequestHandler& handler,
 
 }  // namespace
 
-struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+struct HttpServer::Impl {
     asio::io_context io;
     tcp::acceptor acceptor{io};
     AsyncRequestHandler handler;
     ServerOptions options;
     std::vector<std::thread> threads;
+    Outstanding outstanding;
 
     asio::awaitable<void> Accept() {
         for (;;) {
@@ -180,14 +223,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
             auto executor = socket.get_executor();
             asio::co_spawn(
                 executor,
-                Session(Stream(std::move(socket)), handler, options.body_limit, weak_from_this()),
+                Session(Stream(std::move(socket)), handler, options.body_limit, outstanding),
                 asio::detached);
         }
     }
 };
 
 HttpServer::HttpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+    Stop();
+    // A handler still holding a Respond answers into the stopped io_context; wait for it so
+    // the io_context is destroyed here, after the last one.
+    if (impl_) impl_->outstanding.WaitNone();
+}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options,
                                                       RequestHandler handler) {

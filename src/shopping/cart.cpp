@@ -61,20 +61,26 @@ Result<std::vector<Product>> CartService::Products(storage::Connection& db) cons
     return out;
 }
 
+CartEdit CartService::CreateEdit(const std::string& customer_id) {
+    std::string id = ids_.Next();
+    const std::int64_t now = bus_.clock().NowMillis();
+    return {[id, customer_id, now](storage::Connection& tx) {
+                const Value v[] = {id, customer_id, now};
+                return tx.Execute(
+                    "INSERT INTO shop_carts(id, customer_id, status, created_ms) VALUES (?, ?, "
+                    "'open', ?)",
+                    v);
+            },
+            id};
+}
+
+Result<Cart> CartService::Apply(storage::Connection& db, const CartEdit& edit) {
+    if (auto done = bus_.Write(db, edit.write); !done) return std::unexpected(done.error());
+    return Get(db, edit.cart_id);
+}
+
 Result<Cart> CartService::Create(storage::Connection& db, const std::string& customer_id) {
-    const std::string id = ids_.Next();
-    const Value v[] = {id, customer_id, bus_.clock().NowMillis()};
-    if (auto ok = bus_.Write(db,
-                             [&](storage::Connection& tx) {
-                                 return tx.Execute(
-                                     "INSERT INTO shop_carts(id, customer_id, status, created_ms) "
-                                     "VALUES (?, ?, 'open', ?)",
-                                     v);
-                             });
-        !ok) {
-        return std::unexpected(ok.error());
-    }
-    return Get(db, id);
+    return Apply(db, CreateEdit(customer_id));
 }
 
 Result<CartService::CartState> CartService::LoadForUpdate(storage::Connection& db,
@@ -138,58 +144,73 @@ Result<Cart> CartService::Get(storage::Connection& db, const std::string& cart_i
     return cart;
 }
 
-Result<Cart> CartService::AddItem(storage::Connection& db, const std::string& cart_id,
-                                  const std::string& sku, std::int64_t quantity) {
+Result<CartEdit> CartService::AddItemEdit(const std::string& cart_id, const std::string& sku,
+                                          std::int64_t quantity) {
     if (quantity <= 0 || quantity > kMaxQuantity) {
         return MakeError(ErrorCode::kInvalidArgument,
                          "quantity must be between 1 and " + std::to_string(kMaxQuantity));
     }
-    auto done = bus_.Write(db, [&](storage::Connection& tx) -> Result<void> {
-        auto cart = LoadForUpdate(tx, cart_id);
-        if (!cart) return std::unexpected(cart.error());
-        if (cart->status != "open") {
-            return MakeError(ErrorCode::kConflict, "cart '" + cart_id + "' is checked out");
-        }
-        const Value k[] = {sku};
-        auto product = tx.Query("SELECT price FROM shop_products WHERE sku = ?", k);
-        if (!product) return std::unexpected(product.error());
-        if (product->empty()) return MakeError(ErrorCode::kNotFound, "no product '" + sku + "'");
-        for (const auto& [item_sku, item_quantity, price] : cart->items) {
-            if (item_sku == sku && item_quantity + quantity > kMaxQuantity) {
-                return MakeError(ErrorCode::kInvalidArgument,
-                                 "at most " + std::to_string(kMaxQuantity) + " of one product");
+    return CartEdit{
+        [this, cart_id, sku, quantity](storage::Connection& tx) -> Result<void> {
+            auto cart = LoadForUpdate(tx, cart_id);
+            if (!cart) return std::unexpected(cart.error());
+            if (cart->status != "open") {
+                return MakeError(ErrorCode::kConflict, "cart '" + cart_id + "' is checked out");
             }
-        }
-        const Value v[] = {cart_id, sku, quantity, product->front().Int(0)};
-        return tx.Execute(
-            "INSERT INTO shop_cart_items(cart_id, sku, quantity, unit_price) VALUES (?,?,?,?) "
-            "ON CONFLICT(cart_id, sku) DO UPDATE SET quantity = quantity + excluded.quantity",
-            v);
-    });
-    if (!done) return std::unexpected(done.error());
-    return Get(db, cart_id);
+            const Value k[] = {sku};
+            auto product = tx.Query("SELECT price FROM shop_products WHERE sku = ?", k);
+            if (!product) return std::unexpected(product.error());
+            if (product->empty()) {
+                return MakeError(ErrorCode::kNotFound, "no product '" + sku + "'");
+            }
+            for (const auto& [item_sku, item_quantity, price] : cart->items) {
+                if (item_sku == sku && item_quantity + quantity > kMaxQuantity) {
+                    return MakeError(ErrorCode::kInvalidArgument,
+                                     "at most " + std::to_string(kMaxQuantity) + " of one product");
+                }
+            }
+            const Value v[] = {cart_id, sku, quantity, product->front().Int(0)};
+            return tx.Execute(
+                "INSERT INTO shop_cart_items(cart_id, sku, quantity, unit_price) "
+                "VALUES (?,?,?,?) ON CONFLICT(cart_id, sku) DO UPDATE SET quantity = "
+                "quantity + excluded.quantity",
+                v);
+        },
+        cart_id};
+}
+
+Result<Cart> CartService::AddItem(storage::Connection& db, const std::string& cart_id,
+                                  const std::string& sku, std::int64_t quantity) {
+    auto edit = AddItemEdit(cart_id, sku, quantity);
+    if (!edit) return std::unexpected(edit.error());
+    return Apply(db, *edit);
+}
+
+CartEdit CartService::RemoveItemEdit(const std::string& cart_id, const std::string& sku) {
+    return {[this, cart_id, sku](storage::Connection& tx) -> Result<void> {
+                auto cart = LoadForUpdate(tx, cart_id);
+                if (!cart) return std::unexpected(cart.error());
+                if (cart->status != "open") {
+                    return MakeError(ErrorCode::kConflict, "cart '" + cart_id + "' is checked out");
+                }
+                const Value v[] = {cart_id, sku};
+                if (auto ok =
+                        tx.Execute("DELETE FROM shop_cart_items WHERE cart_id = ? AND sku = ?", v);
+                    !ok) {
+                    return ok;
+                }
+                if (tx.Changes() == 0) {
+                    return MakeError(ErrorCode::kNotFound,
+                                     "cart '" + cart_id + "' has no '" + sku + "'");
+                }
+                return {};
+            },
+            cart_id};
 }
 
 Result<Cart> CartService::RemoveItem(storage::Connection& db, const std::string& cart_id,
                                      const std::string& sku) {
-    auto done = bus_.Write(db, [&](storage::Connection& tx) -> Result<void> {
-        auto cart = LoadForUpdate(tx, cart_id);
-        if (!cart) return std::unexpected(cart.error());
-        if (cart->status != "open") {
-            return MakeError(ErrorCode::kConflict, "cart '" + cart_id + "' is checked out");
-        }
-        const Value v[] = {cart_id, sku};
-        if (auto ok = tx.Execute("DELETE FROM shop_cart_items WHERE cart_id = ? AND sku = ?", v);
-            !ok) {
-            return ok;
-        }
-        if (tx.Changes() == 0) {
-            return MakeError(ErrorCode::kNotFound, "cart '" + cart_id + "' has no '" + sku + "'");
-        }
-        return {};
-    });
-    if (!done) return std::unexpected(done.error());
-    return Get(db, cart_id);
+    return Apply(db, RemoveItemEdit(cart_id, sku));
 }
 
 namespace {

@@ -49,6 +49,13 @@ struct CheckoutAccepted {
     bool replayed = false;  // the Idempotency-Key was seen before
 };
 
+// A cart edit in two halves: `write`, for Bus::Write or Bus::WriteAsync; once it committed,
+// the answer is cart `cart_id` read back (CartService::Get).
+struct CartEdit {
+    messaging::WriteFn write;
+    std::string cart_id;
+};
+
 // A checkout priced and ready to write: run `write` with Bus::Write or Bus::WriteAsync; once
 // it committed, `accepted` holds the checkout.
 struct PreparedCheckout {
@@ -70,6 +77,14 @@ class CartService {
 
     [[nodiscard]] Result<std::vector<Product>> Products(storage::Connection& db) const;
     [[nodiscard]] Result<Cart> Create(storage::Connection& db, const std::string& customer_id);
+    // The edits behind Create, AddItem and RemoveItem (the writes only; errors of the write as
+    // documented there). AddItemEdit: kInvalidArgument for the quantity, before any write.
+    [[nodiscard]] CartEdit CreateEdit(const std::string& customer_id);
+    [[nodiscard]] Result<CartEdit> AddItemEdit(const std::string& cart_id, const std::string& sku,
+                                               std::int64_t quantity);
+    [[nodiscard]] CartEdit RemoveItemEdit(const std::string& cart_id, const std::string& sku);
+    // Writes `edit` (waiting for its group commit) and reads the cart back.
+    [[nodiscard]] Result<Cart> Apply(storage::Connection& db, const CartEdit& edit);
     // kNotFound: no such cart. Prices the cart by asking Promotions (calculate-discount).
     [[nodiscard]] Result<Cart> Get(storage::Connection& db, const std::string& cart_id) const;
     // kNotFound: cart or SKU; kInvalidArgument: quantity; kConflict: cart checked out.
