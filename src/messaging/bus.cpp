@@ -136,19 +136,21 @@ Result<void> SqlLogBus::Publish(storage::Connection& db, const std::string& serv
     return ok;
 }
 
+bool SqlLogBus::Enqueue(PendingWrite* w) {
+    {
+        std::lock_guard lock(writes_mutex_);
+        if (!writer_running_ || std::this_thread::get_id() == dispatcher_id_) return false;
+        writes_.push_back(w);
+    }
+    dispatcher_signal_.Raise();
+    return true;
+}
+
 Result<void> SqlLogBus::Write(storage::Connection& db, const WriteFn& fn) {
     PendingWrite pending;
     pending.fn = &fn;
-    bool queued = false;
-    {
-        std::lock_guard lock(writes_mutex_);
-        queued = writer_running_ && std::this_thread::get_id() != dispatcher_id_;
-        if (queued) writes_.push_back(&pending);
-    }
-    // No dispatcher to hand it to (or this is the dispatcher): run it here. `pending` is not
-    // read outside the lock once queued: the dispatcher may already have finished it.
-    if (!queued) return storage::InTransaction(db, [&] { return fn(db); });
-    dispatcher_signal_.Raise();
+    // `pending` is not read once queued until the dispatcher releases it.
+    if (!Enqueue(&pending)) return storage::InTransaction(db, [&] { return fn(db); });
     // Each caller waits on its own semaphore: finishing a batch wakes exactly its callers.
     pending.finished.acquire();
     if (pending.exception) std::rethrow_exception(pending.exception);
@@ -160,23 +162,30 @@ void SqlLogBus::WriteAsync(storage::Connection& db, WriteFn fn, WriteDone done) 
     pending->owned = std::move(fn);
     pending->fn = &pending->owned;
     pending->done = std::move(done);
-    {
-        std::lock_guard lock(writes_mutex_);
-        if (writer_running_ && std::this_thread::get_id() != dispatcher_id_) {
-            writes_.push_back(pending.release());  // FinishWrites deletes it
-        }
-    }
-    if (!pending) {
-        dispatcher_signal_.Raise();
+    if (Enqueue(pending.get())) {
+        pending.release();  // FinishWrites deletes it
         return;
     }
-    Result<void> result;
     try {
-        result = storage::InTransaction(db, [&] { return pending->owned(db); });
-    } catch (const std::exception& e) {
-        result = MakeError(ErrorCode::kInternal, std::string("write failed: ") + e.what());
+        pending->result = storage::InTransaction(db, [&] { return pending->owned(db); });
+    } catch (...) {
+        pending->exception = std::current_exception();
     }
-    pending->done(std::move(result));
+    Tell(*pending);
+}
+
+void SqlLogBus::Tell(PendingWrite& w) {
+    Result<void> result = std::move(w.result);
+    if (w.exception) {
+        try {
+            std::rethrow_exception(w.exception);
+        } catch (const std::exception& e) {
+            result = MakeError(ErrorCode::kInternal, std::string("write failed: ") + e.what());
+        } catch (...) {
+            result = MakeError(ErrorCode::kInternal, "write failed");
+        }
+    }
+    w.done(std::move(result));
 }
 
 Result<std::size_t> SqlLogBus::RunWrites(storage::Connection& db) {
@@ -230,17 +239,7 @@ void SqlLogBus::FinishWrites(std::vector<PendingWrite*>& batch) {
             continue;
         }
         std::unique_ptr<PendingWrite> owned(w);
-        Result<void> result = std::move(w->result);
-        if (w->exception) {
-            try {
-                std::rethrow_exception(w->exception);
-            } catch (const std::exception& e) {
-                result = MakeError(ErrorCode::kInternal, std::string("write failed: ") + e.what());
-            } catch (...) {
-                result = MakeError(ErrorCode::kInternal, "write failed");
-            }
-        }
-        w->done(std::move(result));
+        Tell(*w);
     }
 }
 

@@ -295,6 +295,11 @@ class SqlLogBus final : public Bus {
     // own; returns how many ran.
     Result<std::size_t> RunWrites(storage::Connection& db);
     void FinishWrites(std::vector<PendingWrite*>& batch);
+    // Queues `w` for the dispatcher and wakes it; false when there is none to hand it to (not
+    // started, stopping, or this is the dispatcher's own thread): the caller runs it itself.
+    bool Enqueue(PendingWrite* w);
+    // Tells a WriteAsync caller its outcome (an exception from its function as kInternal).
+    static void Tell(PendingWrite& w);
     std::int64_t Backoff(int attempts);
     void PrepareFetchSql(Consumer& c);
 

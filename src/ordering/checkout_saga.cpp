@@ -112,6 +112,15 @@ Result<void> StepFinished(messaging::Publisher& out, const std::string& checkout
         v);
 }
 
+// Step `finished` succeeded: record it, start `next` and save the saga (its new state set by
+// the caller) with `next`'s deadline.
+Result<void> Advance(messaging::Publisher& out, const Saga& s, const std::string& finished,
+                     const std::string& next, std::int64_t deadline) {
+    if (auto ok = StepFinished(out, s.checkout_id, finished, "ok"); !ok) return ok;
+    if (auto ok = StepStarted(out, s.checkout_id, next); !ok) return ok;
+    return Save(out, s, deadline);
+}
+
 }  // namespace
 
 saga::SagaDefinition CheckoutSagaDefinition(const SagaDeadlines& d) {
@@ -229,10 +238,11 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
             }
             s.reservation_id = reservation;
             s.state = "authorizing";
-            if (auto ok = StepFinished(out, s.checkout_id, "reserve-inventory", "ok"); !ok)
+            if (auto ok = Advance(out, s, "reserve-inventory", "authorize-payment",
+                                  out.NowMillis() + authorize_ms);
+                !ok) {
                 return ok;
-            if (auto ok = StepStarted(out, s.checkout_id, "authorize-payment"); !ok) return ok;
-            if (auto ok = Save(out, s, out.NowMillis() + authorize_ms); !ok) return ok;
+            }
             return out.Publish("authorize-payment", s.checkout_id,
                                json{{"checkoutId", s.checkout_id},
                                     {"customerId", s.Data().at("customerId")},
@@ -258,10 +268,11 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
             }
             s.authorization_id = auth;
             s.state = "creating_order";
-            if (auto ok = StepFinished(out, s.checkout_id, "authorize-payment", "ok"); !ok)
+            if (auto ok = Advance(out, s, "authorize-payment", "create-order",
+                                  out.NowMillis() + create_ms);
+                !ok) {
                 return ok;
-            if (auto ok = StepStarted(out, s.checkout_id, "create-order"); !ok) return ok;
-            if (auto ok = Save(out, s, out.NowMillis() + create_ms); !ok) return ok;
+            }
             return out.Publish("create-order", s.checkout_id,
                                json{{"checkoutId", s.checkout_id},
                                     {"cartId", s.Data().at("cartId")},

@@ -80,6 +80,27 @@ Result<DueCalls> CallDue(storage::Connection& db, std::int64_t now, const char* 
     return out;
 }
 
+// A gateway error on the request keyed `key` in `table` (pay_payments by checkout_id,
+// pay_refunds by order_id): due again after an exponential backoff, or, after the last
+// attempt, left in `give_up` status.
+Result<void> RecordGatewayError(storage::Connection& tx, const std::string& table,
+                                const std::string& key_column, const std::string& key,
+                                std::int64_t attempts_before, std::int64_t max_attempts,
+                                const char* give_up, const std::string& reason, std::int64_t now) {
+    const std::int64_t attempts = attempts_before + 1;
+    const Value upd[] = {attempts >= max_attempts ? std::string(give_up) : std::string("requested"),
+                         attempts,
+                         now + (std::int64_t{100} << std::min<std::int64_t>(attempts, 6)),
+                         reason,
+                         now,
+                         key};
+    return tx.Execute("UPDATE " + table +
+                          " SET status = ?, attempts = ?, next_at = ?, reason = ?, updated_ms = ? "
+                          "WHERE " +
+                          key_column + " = ? AND status = 'requested'",
+                      upd);
+}
+
 }  // namespace
 
 SimulatedGateway::SimulatedGateway(SimulatedGatewayOptions options)
@@ -138,20 +159,9 @@ Result<std::size_t> PaymentService::CallGatewayForRefunds(messaging::Bus& bus,
             const std::string order = r.Text(0);
             const std::int64_t at = bus.clock().NowMillis();
             if (decisions[i].outcome != GatewayOutcome::kApproved) {
-                const std::int64_t attempts = r.Int(4) + 1;
-                const bool give_up = attempts >= options_.gateway_attempts;
-                const Value upd[] = {
-                    give_up ? std::string("refund_failed") : std::string("requested"),
-                    attempts,
-                    at + (std::int64_t{100} << std::min<std::int64_t>(attempts, 6)),
-                    decisions[i].reason,
-                    at,
-                    order};
-                if (auto ok =
-                        tx.Execute("UPDATE pay_refunds SET status = ?, attempts = ?, "
-                                   "next_at = ?, reason = ?, updated_ms = ? WHERE order_id = ? "
-                                   "AND status = 'requested'",
-                                   upd);
+                if (auto ok = RecordGatewayError(tx, "pay_refunds", "order_id", order, r.Int(4),
+                                                 options_.gateway_attempts, "refund_failed",
+                                                 decisions[i].reason, at);
                     !ok) {
                     return ok;
                 }
@@ -217,19 +227,9 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
             if (d.outcome == GatewayOutcome::kError) {
                 // Retried by this worker with backoff; after the last attempt it stays
                 // unanswered and the saga's deadline compensates.
-                const std::int64_t attempts = r.Int(4) + 1;
-                const bool give_up = attempts >= options_.gateway_attempts;
-                const Value upd[] = {
-                    give_up ? std::string("gateway_failed") : std::string("requested"),
-                    attempts,
-                    at + (std::int64_t{100} << std::min<std::int64_t>(attempts, 6)),
-                    d.reason,
-                    at,
-                    checkout};
-                if (auto ok = tx.Execute("UPDATE pay_payments SET status = ?, attempts = ?, "
-                                         "next_at = ?, reason = ?, "
-                                         "updated_ms = ? WHERE checkout_id = ?",
-                                         upd);
+                if (auto ok = RecordGatewayError(tx, "pay_payments", "checkout_id", checkout,
+                                                 r.Int(4), options_.gateway_attempts,
+                                                 "gateway_failed", d.reason, at);
                     !ok) {
                     return ok;
                 }
