@@ -152,7 +152,7 @@ Result<void> CheckoutApi::Register(messaging::Bus& bus) {
                 return ok;
             }
             if (out.db().Changes() == 0) return {};
-            return out.Publish("start-checkout", e.subject, e.data);
+            return out.Publish("start-checkout", e.subject, *data);  // parsed once, above
         });
 }
 
