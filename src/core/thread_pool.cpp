@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
@@ -77,6 +78,78 @@ void TaskPool::Post(std::function<void()> task) {
         tasks_.push_back(std::move(task));
     }
     ready_.notify_one();
+}
+
+namespace {
+
+// One ForEach call's shared state; it lives on the caller's stack, which waits until every
+// helper it recruited has finished with it.
+struct ForEachState {
+    std::size_t n = 0;
+    const std::function<void(std::size_t)>* fn = nullptr;
+    std::size_t max_helpers = 0;
+    std::atomic<std::size_t> next{0};
+    std::mutex mutex;
+    std::condition_variable all_done;
+    std::size_t recruited = 0;  // guarded by mutex
+    std::size_t started = 0;    // guarded by mutex
+    std::size_t finished = 0;   // guarded by mutex
+    std::exception_ptr error;   // guarded by mutex
+};
+
+}  // namespace
+
+void TaskPool::ForEach(std::size_t n, const std::function<void(std::size_t)>& fn,
+                       std::size_t parallel) {
+    if (n == 0) return;
+    ForEachState state;
+    state.n = n;
+    state.fn = &fn;
+    state.max_helpers = std::min({parallel > 0 ? parallel - 1 : 0, threads_.size(), n - 1});
+    // Recruits one more helper when the last one recruited has started, items are left and
+    // the limit allows; `helper` is the task a recruit runs.
+    std::function<void()> helper;
+    auto maybe_recruit = [&] {
+        {
+            std::lock_guard lock(state.mutex);
+            if (state.recruited >= state.max_helpers || state.recruited != state.started ||
+                state.next.load() >= state.n) {
+                return;
+            }
+            ++state.recruited;
+        }
+        Post(helper);
+    };
+    auto work = [&] {
+        for (;;) {
+            const std::size_t i = state.next.fetch_add(1);
+            if (i >= state.n) return;
+            maybe_recruit();
+            try {
+                fn(i);
+            } catch (...) {
+                std::lock_guard lock(state.mutex);
+                if (!state.error) state.error = std::current_exception();
+                state.next.store(state.n);
+                return;
+            }
+        }
+    };
+    helper = [&] {
+        {
+            std::lock_guard lock(state.mutex);
+            ++state.started;
+        }
+        work();
+        std::lock_guard lock(state.mutex);
+        ++state.finished;
+        // Notified under the lock: the caller destroys `state` as soon as it sees the count.
+        state.all_done.notify_one();
+    };
+    work();
+    std::unique_lock lock(state.mutex);
+    state.all_done.wait(lock, [&] { return state.finished == state.recruited; });
+    if (state.error) std::rethrow_exception(state.error);
 }
 
 void TaskPool::Run() {

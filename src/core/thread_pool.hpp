@@ -34,6 +34,14 @@ class TaskPool {
 
     void Post(std::function<void()> task);
 
+    // Calls `fn(i)` once for every `i` in `[0, n)` on the calling thread and on up to
+    // `parallel - 1` of the pool's threads, and returns when every call is done; the first
+    // exception thrown by `fn` is rethrown here (items not started yet are skipped). Helpers
+    // are recruited one at a time, each once the previous one started, while items are left:
+    // quick items stay on the caller without waking anyone, slow ones (calls waiting on I/O)
+    // spread over the pool within a few wake-ups. Unlike `ParallelFor`, no thread is created.
+    void ForEach(std::size_t n, const std::function<void(std::size_t)>& fn, std::size_t parallel);
+
   private:
     void Run();
 

@@ -35,9 +35,6 @@ CREATE TABLE IF NOT EXISTS pay_refunds (
 CREATE INDEX IF NOT EXISTS pay_refunds_requested ON pay_refunds(status, next_at);
 )sql";
 
-// Gateway calls wait on I/O: this many run at once.
-constexpr std::size_t kGatewayThreads = 64;
-
 // The payload parser shared by every service.
 Result<json> Parse(const std::string& text) { return messaging::ParsePayload(text); }
 
@@ -66,7 +63,7 @@ struct DueCalls {
     const storage::Row& operator[](std::size_t i) const { return rows[i]; }
 };
 
-Result<DueCalls> CallDue(storage::Connection& db, std::int64_t now, const char* sql,
+Result<DueCalls> CallDue(storage::Connection& db, TaskPool& pool, std::int64_t now, const char* sql,
                          const std::function<GatewayDecision(const storage::Row&)>& call) {
     const Value due[] = {now};
     auto rows = db.Query(sql, due);
@@ -74,9 +71,9 @@ Result<DueCalls> CallDue(storage::Connection& db, std::int64_t now, const char* 
     DueCalls out{std::move(*rows), {}};
     out.decisions.resize(out.rows.size());
     if (out.rows.empty()) return out;
-    ParallelFor(
+    pool.ForEach(
         out.rows.size(), [&](std::size_t i) { out.decisions[i] = call(out.rows[i]); },
-        std::min<std::size_t>(kGatewayThreads, out.rows.size()));
+        PaymentService::kGatewayCalls);
     return out;
 }
 
@@ -146,7 +143,7 @@ GatewayDecision SimulatedGateway::Refund(const std::string& /*authorization_id*/
 Result<std::size_t> PaymentService::CallGatewayForRefunds(messaging::Bus& bus,
                                                           storage::Connection& db) {
     auto rows = CallDue(
-        db, bus.clock().NowMillis(),
+        db, gateway_calls_, bus.clock().NowMillis(),
         "SELECT order_id, authorization_id, amount, currency, attempts, request_id, traceparent "
         "FROM pay_refunds WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT 256",
         [&](const storage::Row& r) { return gateway_.Refund(r.Text(1), r.Int(2)); });
@@ -207,7 +204,7 @@ Result<void> PaymentService::Migrate(storage::Connection& db) { return db.Execut
 
 Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Connection& db) {
     auto rows = CallDue(
-        db, bus.clock().NowMillis(),
+        db, gateway_calls_, bus.clock().NowMillis(),
         "SELECT checkout_id, amount, currency, token, attempts, request_id, traceparent FROM "
         "pay_payments WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT 256",
         [&](const storage::Row& r) { return gateway_.Authorize(r.Text(3), r.Int(1)); });

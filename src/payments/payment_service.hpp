@@ -17,6 +17,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/thread_pool.hpp"
 #include "messaging/bus.hpp"
 #include "storage/database.hpp"
 
@@ -76,6 +77,8 @@ struct PaymentOptions {
 class PaymentService {
   public:
     static constexpr const char* kService = "payment-service";
+    // Gateway calls wait on I/O: up to this many run at once (the worker's thread and a pool).
+    static constexpr std::size_t kGatewayCalls = 64;
 
     PaymentService(PaymentGateway& gateway, IdGenerator& ids, PaymentOptions options = {})
         : gateway_(gateway), ids_(ids), options_(options) {}
@@ -93,6 +96,9 @@ class PaymentService {
     PaymentGateway& gateway_;
     IdGenerator& ids_;
     PaymentOptions options_;
+    // Persistent threads for the calls: a thread created per call (or per pass) cost the
+    // worker more than the calls themselves.
+    TaskPool gateway_calls_{kGatewayCalls - 1};
 };
 
 }  // namespace acme::payments
