@@ -5,11 +5,19 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <thread>
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/exit_codes.hpp"
 #include "http/api.hpp"
@@ -39,6 +47,47 @@ struct BenchArgs {
     bool journey = false;  // cart creation and item inside the timed loop
     std::int64_t max_backlog = http::ApiOptions{}.max_backlog;
 };
+
+// CPU seconds of the process (every thread, ended ones included) and of the live threads by
+// name, from /proc (Linux).
+struct CpuSnapshot {
+    double process = 0;
+    std::map<std::string, double> by_thread;
+};
+
+CpuSnapshot TakeCpuSnapshot() {
+    CpuSnapshot snap;
+    rusage usage{};
+    if (getrusage(RUSAGE_SELF, &usage) == 0) {
+        snap.process = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                       static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    }
+    const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+        std::ifstream in(task.path() / "stat");
+        std::string line;
+        if (!std::getline(in, line)) continue;
+        // pid (comm) state ppid ... utime stime: fields 14 and 15, counted after the comm.
+        const auto open = line.find('('), close = line.rfind(')');
+        if (open == std::string::npos || close == std::string::npos) continue;
+        std::istringstream rest(line.substr(close + 2));
+        std::string field;
+        double utime = 0, stime = 0;
+        for (int i = 3; i <= 15 && rest >> field; ++i) {
+            if (i == 14) utime = std::strtod(field.c_str(), nullptr);
+            if (i == 15) stime = std::strtod(field.c_str(), nullptr);
+        }
+        snap.by_thread[line.substr(open + 1, close - open - 1)] += (utime + stime) / tick;
+    }
+    return snap;
+}
+
+double ThreadCpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 double Percentile(std::vector<double> v, double p) {
     if (v.empty()) return 0;
@@ -187,10 +236,14 @@ int RunBench(const BenchArgs& args) {
     }
     std::mutex lat_mutex;
     std::vector<double> checkout_ms;
+    double client_cpu_s = 0;  // the load generator's threads, guarded by lat_mutex
+    const CpuSnapshot cpu_start = TakeCpuSnapshot();
     const auto start = Clock::now();
     const std::string run = std::to_string(std::random_device{}());
     std::atomic<bool> done_sending{false};
     auto worker = [&] {
+        pthread_setname_np(pthread_self(), "acme-client");
+        const double cpu0 = ThreadCpuSeconds();
         http::HttpClient client(host, port);
         std::vector<double> local;
         for (;;) {
@@ -214,6 +267,7 @@ int RunBench(const BenchArgs& args) {
         }
         std::lock_guard lock(lat_mutex);
         checkout_ms.insert(checkout_ms.end(), local.begin(), local.end());
+        client_cpu_s += ThreadCpuSeconds() - cpu0;
     };
     std::thread sender([&] { run_threads(worker); });
     // The progress thread reads through a connection of its own: a connection is used by one
@@ -244,6 +298,7 @@ int RunBench(const BenchArgs& args) {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     }
+    const CpuSnapshot cpu_end = TakeCpuSnapshot();
     done_sending = true;
     progress.join();
     std::printf("\naccepted %d checkouts in %.2f s (%.0f/s), %d errors, %d retried calls\n",
@@ -281,6 +336,22 @@ int RunBench(const BenchArgs& args) {
             Percentile(e2e, 0.5), Percentile(e2e, 0.9), Percentile(e2e, 0.99),
             Percentile(e2e, 1.0));
         if (c.pending > 0) rc = kExitFindings;
+    }
+    // Where the CPU went while checkouts were sent and handled (the machine's cores are shared
+    // by server and load generator): per accepted checkout.
+    if (accepted.load() > 0) {
+        const double n = accepted.load();
+        auto per = [&](double seconds) { return seconds * 1e6 / n; };
+        std::printf("CPU per checkout (timed phase): process %.0f us = load generator %.0f us",
+                    per(cpu_end.process - cpu_start.process), per(client_cpu_s));
+        for (const auto& [name, seconds] : cpu_end.by_thread) {
+            auto before = cpu_start.by_thread.find(name);
+            const double used =
+                seconds - (before == cpu_start.by_thread.end() ? 0.0 : before->second);
+            if (name != "acme-client" && per(used) >= 1)
+                std::printf(" + %s %.0f us", name.c_str(), per(used));
+        }
+        std::printf(" (+ ended threads)\n");
     }
     if (server) server->Stop();
     if (system) system->Stop();

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
+
 namespace acme {
 
 std::size_t DefaultConcurrency() {
@@ -57,9 +59,12 @@ void ParallelFor(std::size_t n, const std::function<void(std::size_t)>& fn, std:
     if (first_error) std::rethrow_exception(first_error);
 }
 
-TaskPool::TaskPool(std::size_t threads) {
+TaskPool::TaskPool(std::size_t threads, const char* name) {
     for (std::size_t i = 0; i < std::max<std::size_t>(1, threads); ++i) {
-        threads_.emplace_back([this] { Run(); });
+        threads_.emplace_back([this, name] {
+            pthread_setname_np(pthread_self(), name);
+            Run();
+        });
     }
 }
 

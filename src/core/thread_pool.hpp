@@ -27,7 +27,8 @@ void ParallelFor(std::size_t n, const std::function<void(std::size_t)>& fn,
 // still queued, then joins. A task must not throw.
 class TaskPool {
   public:
-    explicit TaskPool(std::size_t threads);
+    // `name` (at most 15 characters) names the threads for top -H and perf.
+    explicit TaskPool(std::size_t threads, const char* name = "acme-pool");
     ~TaskPool();
     TaskPool(const TaskPool&) = delete;
     TaskPool& operator=(const TaskPool&) = delete;

@@ -27,7 +27,7 @@ struct ApiOptions {
 class Api {
   public:
     explicit Api(runtime::System& system, ApiOptions options = {})
-        : system_(system), options_(options), writers_(options.writers) {}
+        : system_(system), options_(options), writers_(options.writers, "acme-api") {}
     // Waits for the cart edits still in the dispatcher's hands (their answers use the Api).
     ~Api();
     Api(const Api&) = delete;

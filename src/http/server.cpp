@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <pthread.h>
+
 namespace acme::http {
 
 namespace beast = boost::beast;
@@ -265,7 +267,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& optio
     }
     asio::co_spawn(impl->io, impl->Accept(), asio::detached);
     for (int i = 0; i < std::max(1, options.threads); ++i) {
-        impl->threads.emplace_back([io = &impl->io] { io->run(); });
+        impl->threads.emplace_back([io = &impl->io] {
+            pthread_setname_np(pthread_self(), "acme-http");
+            io->run();
+        });
     }
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

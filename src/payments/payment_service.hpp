@@ -98,7 +98,7 @@ class PaymentService {
     PaymentOptions options_;
     // Persistent threads for the calls: a thread created per call (or per pass) cost the
     // worker more than the calls themselves.
-    TaskPool gateway_calls_{kGatewayCalls - 1};
+    TaskPool gateway_calls_{kGatewayCalls - 1, "acme-gateway"};
 };
 
 }  // namespace acme::payments
