@@ -46,6 +46,7 @@ struct BenchArgs {
     std::int64_t gateway_latency_ms = 0;
     bool journey = false;  // cart creation and item inside the timed loop
     std::int64_t max_backlog = http::ApiOptions{}.max_backlog;
+    std::int64_t checkpoint_ms = runtime::SystemOptions{}.checkpoint_period_ms;
 };
 
 // CPU seconds of the process (every thread, ended ones included) and of the live threads by
@@ -146,6 +147,7 @@ int RunBench(const BenchArgs& args) {
         options.warehouse = {3'600'000, 3'600'000, 3'600'000, 1'000};
         options.bus.linger_us = args.linger_us;
         options.gateway.latency_ms = args.gateway_latency_ms;
+        options.checkpoint_period_ms = args.checkpoint_ms;
         auto s = runtime::System::Open(options, clock);
         if (!s) return ReportError(s.error());
         system = std::move(*s);
@@ -394,6 +396,10 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
     cmd->add_option("--linger-us", args->linger_us,
                     "in-process server: consumers wait this long after a wake-up (group commit; "
                     "default 2000)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--checkpoint-ms", args->checkpoint_ms,
+                    "in-process server: background WAL checkpoint period (default 0: the writer "
+                    "checkpoints every 1,000 pages)")
         ->check(CLI::NonNegativeNumber);
     cmd->callback([&exit_code, args] { exit_code = RunBench(*args); });
 }

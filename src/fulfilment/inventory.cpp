@@ -17,11 +17,11 @@ CREATE TABLE IF NOT EXISTS inv_stock (
     sku TEXT PRIMARY KEY, on_hand INTEGER NOT NULL CHECK (on_hand >= 0),
     reserved INTEGER NOT NULL CHECK (reserved >= 0), initial INTEGER NOT NULL,
     CHECK (reserved <= on_hand)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS inv_reservations (
     id TEXT PRIMARY KEY, checkout_id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
     items TEXT NOT NULL, updated_ms INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 )sql";
 
 // Sums quantities per SKU of `items` ([{sku, quantity}, ...]).

@@ -15,7 +15,7 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS wh_shipments (
     order_id TEXT PRIMARY KEY, state TEXT NOT NULL, next_at INTEGER NOT NULL,
     authorization_id TEXT NOT NULL, amount TEXT NOT NULL, tracking TEXT
-);
+) WITHOUT ROWID;
 )sql";
 
 // The payload parser shared by every service.

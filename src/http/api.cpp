@@ -392,6 +392,14 @@ HttpResponse Api::Metrics(storage::Connection& db) {
         "(checkouts are refused past --max-backlog).\n"
         "# TYPE acme_outbox_lag_messages gauge\n";
     out += "acme_outbox_lag_messages " + std::to_string(system_.bus().Backlog()) + "\n";
+    const auto wal = system_.CheckpointStats();
+    out +=
+        "# HELP acme_wal_frames Frames in the SQLite WAL at the last background checkpoint.\n"
+        "# TYPE acme_wal_frames gauge\nacme_wal_frames " +
+        std::to_string(wal.wal_frames) +
+        "\n# HELP acme_wal_checkpoints_total Background WAL checkpoints run.\n"
+        "# TYPE acme_wal_checkpoints_total counter\nacme_wal_checkpoints_total " +
+        std::to_string(wal.checkpoints) + "\n";
     auto dead = db.Query("SELECT count(*) FROM bus_dead_letters WHERE replayed = 0");
     out +=
         "# HELP acme_dead_letters Dead letters awaiting replay.\n# TYPE acme_dead_letters gauge\n";

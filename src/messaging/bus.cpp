@@ -14,7 +14,9 @@ using storage::Value;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS bus_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- No AUTOINCREMENT (it costs every insert an update of sqlite_sequence): rows are never
+    -- deleted, so a seq is never reused.
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     type TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -29,7 +31,9 @@ CREATE TABLE IF NOT EXISTS bus_log (
 );
 -- Consumers scan the log by seq; an index on type would cost every publish an insert.
 DROP INDEX IF EXISTS bus_log_type;
-CREATE TABLE IF NOT EXISTS bus_offsets (consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bus_offsets (
+    consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bus_inbox (
     consumer TEXT NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (consumer, message_id)
 ) WITHOUT ROWID;

@@ -15,20 +15,20 @@ using storage::Value;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ord_checkouts (
     id TEXT PRIMARY KEY, cart_id TEXT NOT NULL, accepted_ms INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ord_sagas (
     checkout_id TEXT PRIMARY KEY, state TEXT NOT NULL, data TEXT NOT NULL,
     reservation_id TEXT, authorization_id TEXT, order_id TEXT, reason TEXT,
     deadline_at INTEGER, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ord_sagas_deadline ON ord_sagas(deadline_at);
 CREATE TABLE IF NOT EXISTS ord_saga_steps (
     checkout_id TEXT NOT NULL, step TEXT NOT NULL, started_ms INTEGER NOT NULL,
     finished_ms INTEGER, outcome TEXT, PRIMARY KEY (checkout_id, step)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ord_cancellations (
     order_id TEXT PRIMARY KEY, requested_ms INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ord_orders (
     id TEXT PRIMARY KEY, checkout_id TEXT NOT NULL UNIQUE, customer_id TEXT NOT NULL,
     status TEXT NOT NULL, items TEXT NOT NULL, total INTEGER NOT NULL, currency TEXT NOT NULL,

@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS pay_payments (
     answer_at INTEGER, order_id TEXT, updated_ms INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0,
     request_id TEXT, traceparent TEXT
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS pay_payments_requested ON pay_payments(status, next_at);
 CREATE TABLE IF NOT EXISTS pay_refunds (
     order_id TEXT PRIMARY KEY, checkout_id TEXT NOT NULL, authorization_id TEXT NOT NULL,

@@ -11,18 +11,18 @@ using storage::Value;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS shop_products (
     sku TEXT PRIMARY KEY, name TEXT NOT NULL, price INTEGER NOT NULL, currency TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS shop_carts (
     id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, status TEXT NOT NULL,
     checkout_id TEXT, created_ms INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS shop_cart_items (
     cart_id TEXT NOT NULL, sku TEXT NOT NULL, quantity INTEGER NOT NULL,
     unit_price INTEGER NOT NULL, PRIMARY KEY (cart_id, sku)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS shop_checkout_keys (
     idempotency_key TEXT PRIMARY KEY, cart_id TEXT NOT NULL, checkout_id TEXT NOT NULL UNIQUE
-);
+) WITHOUT ROWID;
 )sql";
 
 }  // namespace

@@ -63,11 +63,32 @@ enum class Durability {
 struct SqliteOptions {
     Durability durability = Durability::kNormal;
     int busy_timeout_ms = 10000;
+    // A commit that leaves the WAL longer than this many pages checkpoints it on the spot
+    // (SQLite's default, 1,000). With a `WalCheckpointer` running, set it high: a backstop.
+    int autocheckpoint_pages = 1000;
 };
 
 // Opens (creating when needed) an SQLite database in WAL mode.
 [[nodiscard]] Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path,
                                                              const SqliteOptions& options = {});
+
+// Copies an SQLite database's WAL back into the database file from a thread of its own,
+// every `period_ms`, in PASSIVE mode (it never waits for the writer or for readers). The
+// writer's commits then never stop for a checkpoint's copying and fsyncs, which otherwise
+// fall on whichever commit crosses `autocheckpoint_pages`. Stops when destroyed.
+class WalCheckpointer {
+  public:
+    struct Stats {
+        std::int64_t checkpoints = 0;  // runs so far
+        std::int64_t wal_frames = 0;   // frames in the WAL at the last run
+        std::int64_t backfilled = 0;   // of which copied into the database file
+    };
+    virtual ~WalCheckpointer() = default;
+    [[nodiscard]] virtual Stats stats() const = 0;
+};
+
+[[nodiscard]] Result<std::unique_ptr<WalCheckpointer>> StartWalCheckpointer(
+    const std::filesystem::path& path, const SqliteOptions& options, std::int64_t period_ms);
 
 // Runs `fn` inside a transaction: commits when it returns a value, rolls back on an error
 // or an exception (which is rethrown), so the write lock is never left held.

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <random>
+#include <thread>
 
 namespace acme::storage {
 namespace {
@@ -134,6 +137,47 @@ TEST_F(SqliteTest, SecondConnectionSeesCommittedRows) {
     const Value a[] = {std::string("z")};
     ASSERT_TRUE(db_->Execute("INSERT INTO t(name) VALUES (?)", a));
     EXPECT_EQ((*other)->Query("SELECT name FROM t")->at(0).Text(0), "z");
+}
+
+TEST_F(SqliteTest, WalCheckpointerCopiesTheWalIntoTheDatabaseFileAndLetsItRestart) {
+    db_.reset();
+    const SqliteOptions no_auto{.autocheckpoint_pages = 1'000'000};
+    auto writer = OpenSqlite(path_, no_auto);
+    ASSERT_TRUE(writer.has_value());
+    Connection& w = **writer;
+    auto write_rows = [&](int from, int n) {
+        ASSERT_TRUE(InTransaction(w, [&]() -> Result<void> {
+            for (int i = from; i < from + n; ++i) {
+                const Value v[] = {"row-" + std::to_string(i) + std::string(1000, 'x')};
+                if (auto ok = w.Execute("INSERT INTO t(name) VALUES (?)", v); !ok) return ok;
+            }
+            return {};
+        }));
+    };
+    write_rows(0, 2000);  // ~2 MiB: some 500 pages in the WAL, none in the database file yet
+    const auto before = std::filesystem::file_size(path_);
+    auto checkpointer = StartWalCheckpointer(path_, no_auto, 5);
+    ASSERT_TRUE(checkpointer.has_value()) << checkpointer.error().message;
+    auto wait_for = [&](const std::function<bool(const WalCheckpointer::Stats&)>& done) {
+        for (int i = 0; i < 1000; ++i) {
+            if (done((*checkpointer)->stats())) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return false;
+    };
+    ASSERT_TRUE(
+        wait_for([](const auto& s) { return s.wal_frames > 500 && s.backfilled == s.wal_frames; }));
+    const auto full = (*checkpointer)->stats();
+    EXPECT_GT(std::filesystem::file_size(path_), before + 1'000'000);
+    // The next write starts the WAL over: the checkpoints after it see far fewer frames.
+    write_rows(2000, 1);
+    ASSERT_TRUE(wait_for([&](const auto& s) {
+        return s.checkpoints > full.checkpoints && s.wal_frames < full.wal_frames / 10 &&
+               s.backfilled == s.wal_frames;
+    }));
+    checkpointer->reset();  // stops and joins
+    auto reader = OpenSqlite(path_);
+    EXPECT_EQ((*reader)->Query("SELECT count(*) FROM t")->front().Int(0), 2001);
 }
 
 }  // namespace

@@ -1,9 +1,15 @@
 // SQLite adapter: the only file that includes sqlite3.h.
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
+
+#include <pthread.h>
 
 #include "storage/database.hpp"
 
@@ -106,6 +112,7 @@ class SqliteConnection final : public Connection {
     }
 
     std::int64_t Changes() override { return sqlite3_changes64(db_); }
+    [[nodiscard]] sqlite3* handle() const { return db_; }
 
     // A Begin inside an open transaction starts a savepoint: the inner unit commits or rolls
     // back on its own, and only the outermost Commit makes anything durable.
@@ -155,13 +162,13 @@ class SqliteConnection final : public Connection {
     }
 
     Result<sqlite3_stmt*> Prepare(std::string_view sql) {
-        std::string key(sql);
-        if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+        // Looked up by the view: no key is built for a statement prepared before.
+        if (auto it = cache_.find(sql); it != cache_.end()) return it->second;
         sqlite3_stmt* stmt = nullptr;
-        const int rc = sqlite3_prepare_v3(db_, key.c_str(), static_cast<int>(key.size()),
+        const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                                           SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
         if (rc != SQLITE_OK) return std::unexpected(Fail(rc, sql).error());
-        cache_.emplace(std::move(key), stmt);
+        cache_.emplace(std::string(sql), stmt);
         return stmt;
     }
 
@@ -217,13 +224,23 @@ class SqliteConnection final : public Connection {
     std::mutex& writer_;
     bool in_transaction_ = false;
     int depth_ = 0;  // 1 inside a transaction, more inside savepoints
-    std::unordered_map<std::string, sqlite3_stmt*> cache_;
+    struct SqlHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view sql) const {
+            return std::hash<std::string_view>{}(sql);
+        }
+    };
+    std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> cache_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path,
                                                const SqliteOptions& options) {
+    // SQLite's memory statistics take a process-wide mutex on every allocation, which the
+    // writer and the readers' threads then queue on; nothing here reads them.
+    static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void)configured;
     std::error_code ec;
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
     sqlite3* db = nullptr;
@@ -242,9 +259,74 @@ Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path
         std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=") +
         (options.durability == Durability::kFull ? "FULL" : "NORMAL") +
         // The WAL file is truncated back to 64 MiB after a checkpoint lets it restart.
-        "; PRAGMA journal_size_limit=67108864;";
+        "; PRAGMA journal_size_limit=67108864; PRAGMA wal_autocheckpoint=" +
+        std::to_string(options.autocheckpoint_pages) + ";";
     if (auto ok = conn->ExecuteScript(pragmas); !ok) return std::unexpected(ok.error());
     return std::unique_ptr<Connection>(std::move(conn));
+}
+
+namespace {
+
+class SqliteWalCheckpointer final : public WalCheckpointer {
+  public:
+    SqliteWalCheckpointer(std::unique_ptr<Connection> conn, std::int64_t period_ms)
+        : conn_(std::move(conn)), thread_([this, period_ms](std::stop_token stop) {
+              pthread_setname_np(pthread_self(), "acme-checkpoint");
+              Run(stop, period_ms);
+          }) {}
+    ~SqliteWalCheckpointer() override {
+        thread_.request_stop();
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+    }
+
+    Stats stats() const override {
+        std::lock_guard lock(mutex_);
+        return stats_;
+    }
+
+  private:
+    void Run(const std::stop_token& stop, std::int64_t period_ms) {
+        auto* db = static_cast<SqliteConnection*>(conn_.get())->handle();
+        while (!stop.stop_requested()) {
+            {
+                std::unique_lock lock(mutex_);
+                wake_.wait_for(lock, std::chrono::milliseconds(period_ms),
+                               [&] { return stopping_; });
+                if (stopping_) return;
+            }
+            int frames = 0, backfilled = 0;
+            // Busy (another checkpoint, or a reset of the WAL in progress) is left to the
+            // next period.
+            (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                            &backfilled);
+            std::lock_guard lock(mutex_);
+            ++stats_.checkpoints;
+            stats_.wal_frames = frames;
+            stats_.backfilled = backfilled;
+        }
+    }
+
+    std::unique_ptr<Connection> conn_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    Stats stats_;
+    std::jthread thread_;  // last: started once everything above exists
+};
+
+}  // namespace
+
+Result<std::unique_ptr<WalCheckpointer>> StartWalCheckpointer(const std::filesystem::path& path,
+                                                              const SqliteOptions& options,
+                                                              std::int64_t period_ms) {
+    auto conn = OpenSqlite(path, options);
+    if (!conn) return std::unexpected(conn.error());
+    return std::unique_ptr<WalCheckpointer>(std::make_unique<SqliteWalCheckpointer>(
+        std::move(*conn), std::max<std::int64_t>(1, period_ms)));
 }
 
 }  // namespace acme::storage
