@@ -29,7 +29,7 @@ struct ServeArgs {
     std::int64_t late_answer_ms = -1;
     std::int64_t linger_us = 2'000;
     std::int64_t max_backlog = http::ApiOptions{}.max_backlog;
-    std::int64_t checkpoint_ms = runtime::SystemOptions{}.checkpoint_period_ms;
+    std::string checkpoint = "thread";
 };
 
 int RunServe(const ServeArgs& args) {
@@ -58,7 +58,7 @@ int RunServe(const ServeArgs& args) {
     options.gateway.latency_ms = args.gateway_latency_ms;
     options.payments.late_answer_ms = args.late_answer_ms;
     options.bus.linger_us = args.linger_us;
-    options.checkpoint_period_ms = args.checkpoint_ms;
+    options.background_checkpoint = args.checkpoint == "thread";
     static SystemClock clock;
     // Block the stop signals before any thread starts, so only sigwait sees them.
     sigset_t signals;
@@ -207,10 +207,11 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
                      "default 2000)")
         ->check(CLI::NonNegativeNumber);
     serve
-        ->add_option("--checkpoint-ms", serve_args->checkpoint_ms,
-                     "a thread of its own checkpoints the SQLite WAL this often (default 0: the "
-                     "writer does, every 1,000 pages)")
-        ->check(CLI::NonNegativeNumber);
+        ->add_option("--checkpoint", serve_args->checkpoint,
+                     "who copies the SQLite WAL into the database every 1,000 pages: thread (a "
+                     "thread of its own, default) or writer (the commit crossing the mark, "
+                     "SQLite's default)")
+        ->check(CLI::IsMember({"thread", "writer"}));
     serve->callback([&exit_code, serve_args] { exit_code = RunServe(*serve_args); });
 
     auto audit_data = std::make_shared<std::string>("data");

@@ -12,20 +12,11 @@ System::~System() { Stop(); }
 
 std::filesystem::path System::DatabasePath() const { return options_.data_dir / "acme.sqlite"; }
 
-namespace {
-// With a background checkpointer, a connection's own commits checkpoint only past this many
-// WAL pages (64 MiB): a backstop should the checkpointer fall behind.
-constexpr int kBackstopPages = 16'384;
-}  // namespace
-
 Result<std::unique_ptr<storage::Connection>> System::Connect() const {
     return storage::OpenSqlite(DatabasePath(), SqliteOptions());
 }
 
-storage::SqliteOptions System::SqliteOptions() const {
-    return {.durability = options_.durability,
-            .autocheckpoint_pages = options_.checkpoint_period_ms > 0 ? kBackstopPages : 1000};
-}
+storage::SqliteOptions System::SqliteOptions() const { return {.durability = options_.durability}; }
 
 storage::WalCheckpointer::Stats System::CheckpointStats() const {
     return checkpointer_ ? checkpointer_->stats() : storage::WalCheckpointer::Stats{};
@@ -82,9 +73,8 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
 }
 
 Result<void> System::Start() {
-    if (options_.checkpoint_period_ms > 0 && !checkpointer_) {
-        auto c = storage::StartWalCheckpointer(DatabasePath(), SqliteOptions(),
-                                               options_.checkpoint_period_ms);
+    if (options_.background_checkpoint && !checkpointer_) {
+        auto c = storage::StartWalCheckpointer(DatabasePath(), SqliteOptions());
         if (!c) return std::unexpected(c.error());
         checkpointer_ = std::move(*c);
     }

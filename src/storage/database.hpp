@@ -63,8 +63,9 @@ enum class Durability {
 struct SqliteOptions {
     Durability durability = Durability::kNormal;
     int busy_timeout_ms = 10000;
-    // A commit that leaves the WAL longer than this many pages checkpoints it on the spot
-    // (SQLite's default, 1,000). With a `WalCheckpointer` running, set it high: a backstop.
+    // A commit that leaves the WAL longer than this many pages checkpoints it (SQLite's
+    // default, 1,000): on the spot, or, while a `WalCheckpointer` runs for the file, on that
+    // thread (on the spot again past 16 times as many: a backstop). 0: never.
     int autocheckpoint_pages = 1000;
 };
 
@@ -72,10 +73,10 @@ struct SqliteOptions {
 [[nodiscard]] Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path,
                                                              const SqliteOptions& options = {});
 
-// Copies an SQLite database's WAL back into the database file from a thread of its own,
-// every `period_ms`, in PASSIVE mode (it never waits for the writer or for readers). The
-// writer's commits then never stop for a checkpoint's copying and fsyncs, which otherwise
-// fall on whichever commit crosses `autocheckpoint_pages`. Stops when destroyed.
+// Copies an SQLite database's WAL back into the database file from a thread of its own, in
+// PASSIVE mode (it never waits for the writer or for readers), whenever a commit of this
+// process finds the WAL past its `autocheckpoint_pages`. That commit's thread then does not
+// stop for the checkpoint's copying and fsyncs. One per file; stops when destroyed.
 class WalCheckpointer {
   public:
     struct Stats {
@@ -88,7 +89,7 @@ class WalCheckpointer {
 };
 
 [[nodiscard]] Result<std::unique_ptr<WalCheckpointer>> StartWalCheckpointer(
-    const std::filesystem::path& path, const SqliteOptions& options, std::int64_t period_ms);
+    const std::filesystem::path& path, const SqliteOptions& options);
 
 // Runs `fn` inside a transaction: commits when it returns a value, rolls back on an error
 // or an exception (which is rethrown), so the write lock is never left held.

@@ -43,21 +43,44 @@ double Row::Real(std::size_t i) const {
 
 namespace {
 
-// SQLite has one writer at a time. Left to itself, a blocked writer sleeps in the busy
-// handler (1, 2, 5, 10 ... 100 ms), which dominates latency under load; connections of one
-// process to one file instead queue on this mutex and are handed the lock in turn.
-std::mutex& WriterLock(const std::string& path) {
+// A commit that leaves the WAL this many times `autocheckpoint_pages` long checkpoints it on
+// the spot even while a WalCheckpointer runs: a backstop should that thread fall behind.
+constexpr int kBackstopFactor = 16;
+
+// What the process's connections to one database file share.
+struct FileState {
+    // SQLite has one writer at a time. Left to itself, a blocked writer sleeps in the busy
+    // handler (1, 2, 5, 10 ... 100 ms), which dominates latency under load; connections of
+    // one process to one file instead queue on this mutex and are handed the lock in turn.
+    std::mutex writer;
+    // The WAL checkpoint hand-off: a commit that finds the WAL long sets `due` for the
+    // WalCheckpointer of this file, when one runs.
+    std::mutex checkpoint_mutex;
+    std::condition_variable checkpoint_cv;
+    bool checkpointer = false;
+    bool due = false;
+    bool stopping = false;
+};
+
+FileState& StateFor(const std::string& path) {
     static std::mutex registry_mutex;
-    static std::map<std::string, std::unique_ptr<std::mutex>> locks;
+    static std::map<std::string, std::unique_ptr<FileState>> files;
     std::lock_guard lock(registry_mutex);
-    auto& m = locks[path];
-    if (!m) m = std::make_unique<std::mutex>();
-    return *m;
+    auto& s = files[path];
+    if (!s) s = std::make_unique<FileState>();
+    return *s;
 }
 
 class SqliteConnection final : public Connection {
   public:
-    SqliteConnection(sqlite3* db, const std::string& path) : db_(db), writer_(WriterLock(path)) {}
+    SqliteConnection(sqlite3* db, const std::string& path, int autocheckpoint_pages)
+        : db_(db),
+          file_(StateFor(path)),
+          writer_(file_.writer),
+          autocheckpoint_pages_(autocheckpoint_pages) {
+        // Replaces SQLite's own auto-checkpoint (which checkpoints inside the commit).
+        sqlite3_wal_hook(db_, &SqliteConnection::OnWalCommit, this);
+    }
     ~SqliteConnection() override {
         for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
         sqlite3_close_v2(db_);
@@ -153,7 +176,32 @@ class SqliteConnection final : public Connection {
         End();
     }
 
+    [[nodiscard]] FileState& file() { return file_; }
+
   private:
+    // After each commit, with the WAL's length in pages: past `autocheckpoint_pages_` the WAL
+    // is checkpointed, by the file's WalCheckpointer when one runs (so that this commit's
+    // thread does not wait for the copying and the fsyncs), else here, as SQLite would.
+    static int OnWalCommit(void* self_ptr, sqlite3* db, const char* name, int frames) {
+        auto* self = static_cast<SqliteConnection*>(self_ptr);
+        if (self->autocheckpoint_pages_ <= 0 || frames < self->autocheckpoint_pages_) {
+            return SQLITE_OK;
+        }
+        {
+            std::lock_guard lock(self->file_.checkpoint_mutex);
+            if (self->file_.checkpointer &&
+                frames < self->autocheckpoint_pages_ * kBackstopFactor) {
+                if (!self->file_.due) {
+                    self->file_.due = true;
+                    self->file_.checkpoint_cv.notify_one();
+                }
+                return SQLITE_OK;
+            }
+        }
+        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        return SQLITE_OK;
+    }
+
     void End() {
         depth_ = 0;
         if (!in_transaction_) return;
@@ -221,7 +269,9 @@ class SqliteConnection final : public Connection {
     }
 
     sqlite3* db_;
+    FileState& file_;
     std::mutex& writer_;
+    int autocheckpoint_pages_;
     bool in_transaction_ = false;
     int depth_ = 0;  // 1 inside a transaction, more inside savepoints
     struct SqlHash {
@@ -254,13 +304,12 @@ Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path
     }
     sqlite3_busy_timeout(db, options.busy_timeout_ms);
     auto conn = std::make_unique<SqliteConnection>(
-        db, std::filesystem::weakly_canonical(path, ec).string());
+        db, std::filesystem::weakly_canonical(path, ec).string(), options.autocheckpoint_pages);
     const std::string pragmas =
         std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=") +
         (options.durability == Durability::kFull ? "FULL" : "NORMAL") +
         // The WAL file is truncated back to 64 MiB after a checkpoint lets it restart.
-        "; PRAGMA journal_size_limit=67108864; PRAGMA wal_autocheckpoint=" +
-        std::to_string(options.autocheckpoint_pages) + ";";
+        "; PRAGMA journal_size_limit=67108864;";
     if (auto ok = conn->ExecuteScript(pragmas); !ok) return std::unexpected(ok.error());
     return std::unique_ptr<Connection>(std::move(conn));
 }
@@ -269,18 +318,26 @@ namespace {
 
 class SqliteWalCheckpointer final : public WalCheckpointer {
   public:
-    SqliteWalCheckpointer(std::unique_ptr<Connection> conn, std::int64_t period_ms)
-        : conn_(std::move(conn)), thread_([this, period_ms](std::stop_token stop) {
-              pthread_setname_np(pthread_self(), "acme-checkpoint");
-              Run(stop, period_ms);
-          }) {}
-    ~SqliteWalCheckpointer() override {
-        thread_.request_stop();
+    explicit SqliteWalCheckpointer(std::unique_ptr<Connection> conn)
+        : conn_(std::move(conn)), file_(static_cast<SqliteConnection*>(conn_.get())->file()) {
         {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
+            std::lock_guard lock(file_.checkpoint_mutex);
+            file_.checkpointer = true;
+            file_.stopping = false;
         }
-        wake_.notify_all();
+        thread_ = std::jthread([this] {
+            pthread_setname_np(pthread_self(), "acme-checkpoint");
+            Run();
+        });
+    }
+    ~SqliteWalCheckpointer() override {
+        {
+            std::lock_guard lock(file_.checkpoint_mutex);
+            file_.checkpointer = false;
+            file_.stopping = true;
+        }
+        file_.checkpoint_cv.notify_all();
+        thread_.join();
     }
 
     Stats stats() const override {
@@ -289,44 +346,54 @@ class SqliteWalCheckpointer final : public WalCheckpointer {
     }
 
   private:
-    void Run(const std::stop_token& stop, std::int64_t period_ms) {
+    void Run() {
         auto* db = static_cast<SqliteConnection*>(conn_.get())->handle();
-        while (!stop.stop_requested()) {
+        for (;;) {
             {
-                std::unique_lock lock(mutex_);
-                wake_.wait_for(lock, std::chrono::milliseconds(period_ms),
-                               [&] { return stopping_; });
-                if (stopping_) return;
+                std::unique_lock lock(file_.checkpoint_mutex);
+                file_.checkpoint_cv.wait(lock, [&] { return file_.stopping || file_.due; });
+                if (file_.stopping) return;
+                file_.due = false;
             }
             int frames = 0, backfilled = 0;
-            // Busy (another checkpoint, or a reset of the WAL in progress) is left to the
-            // next period.
-            (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
-                                            &backfilled);
-            std::lock_guard lock(mutex_);
-            ++stats_.checkpoints;
-            stats_.wal_frames = frames;
-            stats_.backfilled = backfilled;
+            // PASSIVE: copies what no reader still needs, without waiting for anyone, while
+            // the writer goes on appending. Then the rest, between two of the writer's
+            // transactions: a WAL copied in full starts over at the next write instead of
+            // growing (the writer waits for those few pages, not for the whole copy).
+            (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                            nullptr);
+            {
+                std::lock_guard writer(file_.writer);
+                (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                                &backfilled);
+            }
+            {
+                std::lock_guard lock(mutex_);
+                ++stats_.checkpoints;
+                stats_.wal_frames = frames;
+                stats_.backfilled = backfilled;
+            }
+            // While readers keep the WAL from starting over, every commit asks again: at most
+            // one checkpoint per few milliseconds.
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
     }
 
     std::unique_ptr<Connection> conn_;
+    FileState& file_;
     mutable std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
     Stats stats_;
-    std::jthread thread_;  // last: started once everything above exists
+    std::jthread thread_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<WalCheckpointer>> StartWalCheckpointer(const std::filesystem::path& path,
-                                                              const SqliteOptions& options,
-                                                              std::int64_t period_ms) {
+                                                              const SqliteOptions& options) {
     auto conn = OpenSqlite(path, options);
     if (!conn) return std::unexpected(conn.error());
-    return std::unique_ptr<WalCheckpointer>(std::make_unique<SqliteWalCheckpointer>(
-        std::move(*conn), std::max<std::int64_t>(1, period_ms)));
+    return std::unique_ptr<WalCheckpointer>(
+        std::make_unique<SqliteWalCheckpointer>(std::move(*conn)));
 }
 
 }  // namespace acme::storage
