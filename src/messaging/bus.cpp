@@ -34,8 +34,10 @@ DROP INDEX IF EXISTS bus_log_type;
 CREATE TABLE IF NOT EXISTS bus_offsets (
     consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Keyed by message first: ids are time-ordered (UUIDv7), so a round's inserts for every
+-- consumer land on the last page or two instead of one page per consumer.
 CREATE TABLE IF NOT EXISTS bus_inbox (
-    consumer TEXT NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (consumer, message_id)
+    consumer TEXT NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (message_id, consumer)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bus_retries (
     consumer TEXT NOT NULL, seq INTEGER NOT NULL, attempts INTEGER NOT NULL,
