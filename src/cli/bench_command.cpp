@@ -46,7 +46,7 @@ struct BenchArgs {
     std::int64_t gateway_latency_ms = 0;
     bool journey = false;  // cart creation and item inside the timed loop
     std::int64_t max_backlog = http::ApiOptions{}.max_backlog;
-    std::string checkpoint = "thread";
+    std::string checkpoint = "writer";
 };
 
 // CPU seconds of the process (every thread, ended ones included) and of the live threads by
@@ -405,9 +405,9 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
                     "default 2000)")
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--checkpoint", args->checkpoint,
-                    "who copies the SQLite WAL into the database every 1,000 pages: thread (a "
-                    "thread of its own, default) or writer (the commit crossing the mark, "
-                    "SQLite's default)")
+                    "who copies the SQLite WAL into the database every 1,000 pages: writer (the "
+                    "commit crossing the mark, SQLite's behaviour; default) or thread (a thread "
+                    "of its own)")
         ->check(CLI::IsMember({"thread", "writer"}));
     cmd->callback([&exit_code, args] { exit_code = RunBench(*args); });
 }

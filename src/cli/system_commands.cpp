@@ -29,7 +29,7 @@ struct ServeArgs {
     std::int64_t late_answer_ms = -1;
     std::int64_t linger_us = 2'000;
     std::int64_t max_backlog = http::ApiOptions{}.max_backlog;
-    std::string checkpoint = "thread";
+    std::string checkpoint = "writer";
 };
 
 int RunServe(const ServeArgs& args) {
@@ -208,9 +208,9 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
         ->check(CLI::NonNegativeNumber);
     serve
         ->add_option("--checkpoint", serve_args->checkpoint,
-                     "who copies the SQLite WAL into the database every 1,000 pages: thread (a "
-                     "thread of its own, default) or writer (the commit crossing the mark, "
-                     "SQLite's default)")
+                     "who copies the SQLite WAL into the database every 1,000 pages: writer (the "
+                     "commit crossing the mark, SQLite's behaviour; default) or thread (a "
+                     "thread of its own)")
         ->check(CLI::IsMember({"thread", "writer"}));
     serve->callback([&exit_code, serve_args] { exit_code = RunServe(*serve_args); });
 

@@ -319,6 +319,7 @@ TEST_F(SystemTest, CancelRacingTheShipmentLosesCleanly) {
 TEST_F(SystemTest, ConcurrentCheckoutsNeverOversellTheLastUnit) {
     options_.initial_stock = 1;
     options_.warehouse = {5, 5, 5, 5};
+    options_.background_checkpoint = true;  // started and stopped with the system
     SystemClock real;
     auto s = System::Open(options_, real);
     ASSERT_TRUE(s.has_value()) << s.error().message;
