@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/exit_codes.hpp"
+#include "cli/system_commands.hpp"
 #include "http/api.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
@@ -404,11 +405,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
                     "in-process server: consumers wait this long after a wake-up (group commit; "
                     "default 2000)")
         ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--checkpoint", args->checkpoint,
-                    "who copies the SQLite WAL into the database every 1,000 pages: writer (the "
-                    "commit crossing the mark, SQLite's behaviour; default) or thread (a thread "
-                    "of its own)")
-        ->check(CLI::IsMember({"thread", "writer"}));
+    AddCheckpointOption(*cmd, args->checkpoint);
     cmd->callback([&exit_code, args] { exit_code = RunBench(*args); });
 }
 

@@ -157,6 +157,14 @@ int RunDlqReplay(const std::string& data, std::int64_t id) {
 
 }  // namespace
 
+void AddCheckpointOption(CLI::App& cmd, std::string& value) {
+    cmd.add_option("--checkpoint", value,
+                   "who copies the SQLite WAL into the database every 1,000 pages: writer (the "
+                   "commit crossing the mark, SQLite's behaviour; default) or thread (a thread "
+                   "of its own)")
+        ->check(CLI::IsMember({"thread", "writer"}));
+}
+
 void AddSystemCommands(CLI::App& app, int& exit_code) {
     auto serve_args = std::make_shared<ServeArgs>();
     CLI::App* serve =
@@ -206,12 +214,7 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
                      "consumers wait this long after a wake-up so batches grow (group commit; "
                      "default 2000)")
         ->check(CLI::NonNegativeNumber);
-    serve
-        ->add_option("--checkpoint", serve_args->checkpoint,
-                     "who copies the SQLite WAL into the database every 1,000 pages: writer (the "
-                     "commit crossing the mark, SQLite's behaviour; default) or thread (a "
-                     "thread of its own)")
-        ->check(CLI::IsMember({"thread", "writer"}));
+    AddCheckpointOption(*serve, serve_args->checkpoint);
     serve->callback([&exit_code, serve_args] { exit_code = RunServe(*serve_args); });
 
     auto audit_data = std::make_shared<std::string>("data");

@@ -91,7 +91,6 @@ namespace {
 // helper it recruited has finished with it.
 struct ForEachState {
     std::size_t n = 0;
-    const std::function<void(std::size_t)>* fn = nullptr;
     std::size_t max_helpers = 0;
     std::atomic<std::size_t> next{0};
     std::mutex mutex;
@@ -109,7 +108,6 @@ void TaskPool::ForEach(std::size_t n, const std::function<void(std::size_t)>& fn
     if (n == 0) return;
     ForEachState state;
     state.n = n;
-    state.fn = &fn;
     state.max_helpers = std::min({parallel > 0 ? parallel - 1 : 0, threads_.size(), n - 1});
     // Recruits one more helper when the last one recruited has started, items are left and
     // the limit allows; `helper` is the task a recruit runs.

@@ -13,10 +13,12 @@ System::~System() { Stop(); }
 std::filesystem::path System::DatabasePath() const { return options_.data_dir / "acme.sqlite"; }
 
 Result<std::unique_ptr<storage::Connection>> System::Connect() const {
-    return storage::OpenSqlite(DatabasePath(), SqliteOptions());
+    return storage::OpenSqlite(DatabasePath(), DatabaseOptions());
 }
 
-storage::SqliteOptions System::SqliteOptions() const { return {.durability = options_.durability}; }
+storage::SqliteOptions System::DatabaseOptions() const {
+    return {.durability = options_.durability};
+}
 
 storage::WalCheckpointer::Stats System::CheckpointStats() const {
     return checkpointer_ ? checkpointer_->stats() : storage::WalCheckpointer::Stats{};
@@ -74,7 +76,7 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
 
 Result<void> System::Start() {
     if (options_.background_checkpoint && !checkpointer_) {
-        auto c = storage::StartWalCheckpointer(DatabasePath(), SqliteOptions());
+        auto c = storage::StartWalCheckpointer(DatabasePath(), DatabaseOptions());
         if (!c) return std::unexpected(c.error());
         checkpointer_ = std::move(*c);
     }

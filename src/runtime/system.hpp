@@ -64,7 +64,7 @@ class System {
 
   private:
     System() = default;
-    [[nodiscard]] storage::SqliteOptions SqliteOptions() const;
+    [[nodiscard]] storage::SqliteOptions DatabaseOptions() const;
     SystemOptions options_;
     std::unique_ptr<messaging::ContractRegistry> contracts_;
     std::unique_ptr<IdGenerator> ids_;
