@@ -109,31 +109,44 @@ SqlLogBus::~SqlLogBus() { Stop(); }
 
 Result<void> SqlLogBus::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
 
-Result<void> SqlLogBus::Publish(storage::Connection& db, const std::string& service,
-                                const std::string& type, const std::string& subject,
-                                const nlohmann::json& data, const Envelope* cause) {
+Result<void> Bus::Publish(storage::Connection& db, const std::string& service,
+                          const std::string& type, const std::string& subject,
+                          const nlohmann::json& data, const Envelope* cause) {
+    auto message = Prepare(service, type, subject, data, cause);
+    if (!message) return std::unexpected(message.error());
+    return Publish(db, *message);
+}
+
+Result<PreparedMessage> SqlLogBus::Prepare(const std::string& service, const std::string& type,
+                                           const std::string& subject, const nlohmann::json& data,
+                                           const Envelope* cause) {
     if (auto ok = contracts_.CheckSend(service, type, data); !ok) {
         if (options_.strict_contracts) throw ContractViolation(ok.error().message);
-        return ok;
+        return std::unexpected(ok.error());
     }
-    const std::string id = ids_.Next();
-    const std::string correlation = cause != nullptr ? cause->correlation_id : subject;
-    const std::string traceparent =
+    Envelope e;
+    e.id = ids_.Next();
+    e.type = type;
+    e.source = service;
+    e.subject = subject;
+    e.dataschema = contracts_.DataSchema(type);
+    e.correlation_id = cause != nullptr ? cause->correlation_id : subject;
+    e.causation_id = cause != nullptr ? cause->id : std::string();
+    e.traceparent =
         cause != nullptr && !cause->traceparent.empty()
-            ? cause->traceparent.substr(0, 36) + Hex32(id).substr(16, 16) + "-01"
-            : "00-" + Hex32(correlation) + "-" + Hex32(id).substr(16, 16) + "-01";
+            ? cause->traceparent.substr(0, 36) + Hex32(e.id).substr(16, 16) + "-01"
+            : "00-" + Hex32(e.correlation_id) + "-" + Hex32(e.id).substr(16, 16) + "-01";
+    e.data = data.dump();
     const std::int64_t now = clock_.NowMillis();
-    const Value params[] = {id,
-                            type,
-                            service,
-                            subject,
-                            contracts_.DataSchema(type),
-                            correlation,
-                            cause != nullptr ? cause->id : std::string(),
-                            traceparent,
-                            data.dump(),
-                            FormatTime(now),
-                            now};
+    e.time = FormatTime(now);
+    return MakePrepared(std::move(e), now);
+}
+
+Result<void> SqlLogBus::Publish(storage::Connection& db, const PreparedMessage& message) {
+    const Envelope& e = message.envelope();
+    const Value params[] = {
+        e.id,           e.type,        e.source, e.subject, e.dataschema,        e.correlation_id,
+        e.causation_id, e.traceparent, e.data,   e.time,    message.created_ms()};
     auto ok = db.Execute(
         "INSERT INTO bus_log(id, type, source, subject, dataschema, correlation_id, causation_id, "
         "traceparent, data, time, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",

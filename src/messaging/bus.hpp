@@ -71,6 +71,23 @@ struct DeadLetter {
 [[nodiscard]] Result<std::int64_t> ReplayDeadLetters(storage::Connection& db, std::int64_t id,
                                                      std::int64_t now_ms);
 
+// A message already checked against the catalog and serialized (`Bus::Prepare`), so that
+// publishing it inside a transaction is only the insert: the costly part of a publish (schema
+// validation, serialization, ids) runs on the caller's thread instead of the one writer's.
+// Only a bus makes one, so a prepared message has always passed the contract check.
+class PreparedMessage {
+  public:
+    [[nodiscard]] const Envelope& envelope() const { return envelope_; }
+    [[nodiscard]] std::int64_t created_ms() const { return created_ms_; }
+
+  private:
+    friend class Bus;
+    PreparedMessage(Envelope envelope, std::int64_t created_ms)
+        : envelope_(std::move(envelope)), created_ms_(created_ms) {}
+    Envelope envelope_;
+    std::int64_t created_ms_ = 0;
+};
+
 // Sends messages as one service inside the transaction that is open on `db()`.
 class Publisher {
   public:
@@ -130,10 +147,19 @@ class Bus {
     // `cause` (the message being handled) gives correlation and causation ids; without it the
     // subject is the correlation. Errors: the catalog contract (kFailedPrecondition,
     // kInvalidArgument) or the database.
-    [[nodiscard]] virtual Result<void> Publish(storage::Connection& db, const std::string& service,
-                                               const std::string& type, const std::string& subject,
-                                               const nlohmann::json& data,
-                                               const Envelope* cause) = 0;
+    [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
+                                       const std::string& type, const std::string& subject,
+                                       const nlohmann::json& data, const Envelope* cause);
+    // The same in two halves: `Prepare` checks and serializes the message on any thread,
+    // outside any transaction (the contract errors above); `Publish` of the prepared message
+    // stores it inside the open transaction on `db` (database errors only).
+    [[nodiscard]] virtual Result<PreparedMessage> Prepare(const std::string& service,
+                                                          const std::string& type,
+                                                          const std::string& subject,
+                                                          const nlohmann::json& data,
+                                                          const Envelope* cause) = 0;
+    [[nodiscard]] virtual Result<void> Publish(storage::Connection& db,
+                                               const PreparedMessage& message) = 0;
     // The same from JSON text (kInvalidArgument when it is not JSON).
     [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
                                        const std::string& type, const std::string& subject,
@@ -197,6 +223,12 @@ class Bus {
     // how far handling lags behind publishing (0 when caught up).
     [[nodiscard]] virtual std::int64_t Backlog() const = 0;
     [[nodiscard]] virtual const Clock& clock() const = 0;
+
+  protected:
+    // For implementations of `Prepare`, once the message passed the contract check.
+    [[nodiscard]] static PreparedMessage MakePrepared(Envelope envelope, std::int64_t created_ms) {
+        return {std::move(envelope), created_ms};
+    }
 };
 
 class SqlLogBus final : public Bus {
@@ -212,9 +244,13 @@ class SqlLogBus final : public Bus {
 
     using Bus::Publish;
     using Bus::RunUntilIdle;
-    [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
-                                       const std::string& type, const std::string& subject,
-                                       const nlohmann::json& data, const Envelope* cause) override;
+    [[nodiscard]] Result<PreparedMessage> Prepare(const std::string& service,
+                                                  const std::string& type,
+                                                  const std::string& subject,
+                                                  const nlohmann::json& data,
+                                                  const Envelope* cause) override;
+    [[nodiscard]] Result<void> Publish(storage::Connection& db,
+                                       const PreparedMessage& message) override;
 
     [[nodiscard]] Result<void> Write(storage::Connection& db, const WriteFn& fn) override;
     void WriteAsync(storage::Connection& db, WriteFn fn, WriteDone done) override;

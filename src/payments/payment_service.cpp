@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include <thread>
 #include <vector>
@@ -211,20 +212,55 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return 0;
     const std::vector<GatewayDecision>& decisions = rows->decisions;
+    // Every answer is decided and its message prepared (checked against the catalog,
+    // serialized) here, on the worker's thread; the write only stores them.
+    struct Answer {
+        std::string checkout;
+        std::string status;
+        std::string authorization;
+        std::optional<messaging::PreparedMessage> message;
+    };
+    std::vector<Answer> answers(rows->size());
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+        const auto& r = (*rows)[i];
+        const GatewayDecision& d = decisions[i];
+        Answer& a = answers[i];
+        a.checkout = r.Text(0);
+        if (d.outcome == GatewayOutcome::kError) continue;
+        messaging::Envelope cause;
+        cause.id = r.Text(5);
+        cause.correlation_id = a.checkout;
+        cause.traceparent = r.Text(6);
+        Result<messaging::PreparedMessage> message = MakeError(ErrorCode::kInternal, "unset");
+        if (d.outcome == GatewayOutcome::kApproved) {
+            a.status = "authorized";
+            a.authorization = ids_.Next();
+            message = bus.Prepare(kService, "payment-authorized", a.checkout,
+                                  json{{"checkoutId", a.checkout},
+                                       {"authorizationId", a.authorization},
+                                       {"amount", {{"amount", r.Int(1)}, {"currency", r.Text(2)}}}},
+                                  &cause);
+        } else if (d.outcome == GatewayOutcome::kDeclined) {
+            a.status = "declined";
+            message = bus.Prepare(kService, "payment-declined", a.checkout,
+                                  json{{"checkoutId", a.checkout}, {"reason", d.reason}}, &cause);
+        } else {
+            a.status = "pending";
+            continue;
+        }
+        if (!message) return std::unexpected(message.error());
+        a.message = std::move(*message);
+    }
     auto done = bus.Write(db, [&](storage::Connection& tx) -> Result<void> {
         for (std::size_t i = 0; i < rows->size(); ++i) {
             const auto& r = (*rows)[i];
             const GatewayDecision& d = decisions[i];
-            const std::string checkout = r.Text(0);
-            messaging::Envelope cause;
-            cause.id = r.Text(5);
-            cause.correlation_id = checkout;
-            cause.traceparent = r.Text(6);
+            const Answer& a = answers[i];
             const std::int64_t at = bus.clock().NowMillis();
             if (d.outcome == GatewayOutcome::kError) {
                 // Retried by this worker with backoff; after the last attempt it stays
                 // unanswered and the saga's deadline compensates.
-                if (auto ok = RecordGatewayError(tx, "pay_payments", "checkout_id", checkout,
+                if (auto ok = RecordGatewayError(tx, "pay_payments", "checkout_id", a.checkout,
                                                  r.Int(4), options_.gateway_attempts,
                                                  "gateway_failed", d.reason, at);
                     !ok) {
@@ -232,17 +268,14 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
                 }
                 continue;
             }
-            std::string status = "authorized";
-            std::string auth;
             Value answer_at;
-            if (d.outcome == GatewayOutcome::kDeclined) status = "declined";
-            if (d.outcome == GatewayOutcome::kNoAnswer) {
-                status = "pending";
-                if (options_.late_answer_ms >= 0) answer_at = at + options_.late_answer_ms;
+            if (d.outcome == GatewayOutcome::kNoAnswer && options_.late_answer_ms >= 0) {
+                answer_at = at + options_.late_answer_ms;
             }
-            if (status == "authorized") auth = ids_.Next();
             const Value upd[] = {
-                status, auth.empty() ? Value{} : Value{auth}, d.reason, answer_at, at, checkout};
+                a.status, a.authorization.empty() ? Value{} : Value{a.authorization},
+                d.reason, answer_at,
+                at,       a.checkout};
             if (auto ok = tx.Execute(
                     "UPDATE pay_payments SET status = ?, authorization_id = ?, reason = ?, "
                     "answer_at = ?, updated_ms = ? WHERE checkout_id = ? AND status = 'requested'",
@@ -250,20 +283,9 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
                 !ok) {
                 return ok;
             }
-            Result<void> published;
-            if (status == "authorized") {
-                published =
-                    bus.Publish(tx, kService, "payment-authorized", checkout,
-                                json{{"checkoutId", checkout},
-                                     {"authorizationId", auth},
-                                     {"amount", {{"amount", r.Int(1)}, {"currency", r.Text(2)}}}},
-                                &cause);
-            } else if (status == "declined") {
-                published =
-                    bus.Publish(tx, kService, "payment-declined", checkout,
-                                json{{"checkoutId", checkout}, {"reason", d.reason}}, &cause);
+            if (a.message) {
+                if (auto ok = bus.Publish(tx, *a.message); !ok) return ok;
             }
-            if (!published) return published;
         }
         return {};
     });

@@ -238,7 +238,7 @@ struct CheckoutState {
     std::string idempotency_key;
     std::string checkout_id;
     Cart priced;
-    nlohmann::json data;
+    std::optional<messaging::PreparedMessage> message;  // cart-checked-out, checked ahead
 };
 
 }  // namespace
@@ -257,7 +257,14 @@ Result<PreparedCheckout> CartService::PrepareCheckout(storage::Connection& db,
     state->payment_token = payment_token;
     state->idempotency_key = idempotency_key;
     state->checkout_id = ids_.Next();
-    state->data = CheckoutMessage(*priced, state->checkout_id, payment_token);
+    // A cart that cannot be checked out gets no message: the write says why (409).
+    if (priced->status == "open" && !priced->items.empty()) {
+        auto message =
+            bus_.Prepare(kService, "cart-checked-out", state->checkout_id,
+                         CheckoutMessage(*priced, state->checkout_id, payment_token), nullptr);
+        if (!message) return std::unexpected(message.error());
+        state->message = std::move(*message);
+    }
     state->priced = std::move(*priced);
     PreparedCheckout prepared;
     prepared.accepted = std::make_shared<CheckoutAccepted>();
@@ -290,11 +297,14 @@ Result<PreparedCheckout> CartService::PrepareCheckout(storage::Connection& db,
             const CartItem& p = priced_items[i];
             same = cart->items[i] == std::tuple(p.sku, p.quantity, p.unit_price);
         }
-        nlohmann::json repriced;
-        if (!same) {
+        if (!same || !state->message) {
             auto again = Get(tx, cid);
             if (!again) return std::unexpected(again.error());
-            repriced = CheckoutMessage(*again, state->checkout_id, state->payment_token);
+            auto repriced = bus_.Prepare(
+                kService, "cart-checked-out", state->checkout_id,
+                CheckoutMessage(*again, state->checkout_id, state->payment_token), nullptr);
+            if (!repriced) return std::unexpected(repriced.error());
+            state->message = std::move(*repriced);
         }
         const Value upd[] = {state->checkout_id, cid};
         if (auto ok = tx.Execute(
@@ -311,9 +321,7 @@ Result<PreparedCheckout> CartService::PrepareCheckout(storage::Connection& db,
             !ok) {
             return ok;
         }
-        if (auto ok = bus_.Publish(tx, kService, "cart-checked-out", state->checkout_id,
-                                   same ? state->data : repriced);
-            !ok) {
+        if (auto ok = bus_.Publish(tx, *state->message); !ok) {
             return ok;
         }
         *accepted = {state->checkout_id, false};
