@@ -34,8 +34,15 @@ DROP INDEX IF EXISTS bus_log_type;
 CREATE TABLE IF NOT EXISTS bus_offsets (
     consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL
 ) WITHOUT ROWID;
--- Keyed by message first: ids are time-ordered (UUIDv7), so a round's inserts for every
--- consumer land on the last page or two instead of one page per consumer.
+-- The inbox of a consumer reading the log in order is a watermark and a list: every message
+-- through `bus_inbox_through.seq` was taken in (handled, or handed to the retry queue, which
+-- then owns it), and `bus_inbox` names the messages handled out of order (retries, replayed
+-- dead letters). Kept apart from the offset: an offset reset or lost redelivers, and the
+-- watermark skips what was already applied.
+CREATE TABLE IF NOT EXISTS bus_inbox_through (
+    consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Keyed by message first: ids are time-ordered (UUIDv7).
 CREATE TABLE IF NOT EXISTS bus_inbox (
     consumer TEXT NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (message_id, consumer)
 ) WITHOUT ROWID;
@@ -107,7 +114,24 @@ SqlLogBus::SqlLogBus(const ContractRegistry& contracts, const Clock& clock, IdGe
 
 SqlLogBus::~SqlLogBus() { Stop(); }
 
-Result<void> SqlLogBus::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
+Result<void> SqlLogBus::Migrate(storage::Connection& db) {
+    return storage::InTransaction(db, [&]() -> Result<void> {
+        auto existed = db.Query(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+            "'bus_inbox_through'");
+        if (!existed) return std::unexpected(existed.error());
+        if (auto ok = db.ExecuteScript(kSchema); !ok) return ok;
+        if (existed->front().Int(0) != 0) return {};
+        // A database from before the watermark: every message a consumer applied is in
+        // bus_inbox, and nothing past its offset was applied unless the offset was reset, so
+        // the watermark starts at the higher of the two.
+        return db.Execute(
+            "INSERT INTO bus_inbox_through(consumer, seq) SELECT consumer, max(seq) FROM ("
+            "SELECT consumer, seq FROM bus_offsets UNION ALL "
+            "SELECT i.consumer, l.seq FROM bus_inbox i JOIN bus_log l ON l.id = i.message_id) "
+            "GROUP BY consumer");
+    });
+}
 
 Result<void> Bus::Publish(storage::Connection& db, const std::string& service,
                           const std::string& type, const std::string& subject,
@@ -339,16 +363,26 @@ std::int64_t SqlLogBus::Backoff(int attempts) {
            (half > 0 ? static_cast<std::int64_t>(r % static_cast<std::uint64_t>(half + 1)) : 0);
 }
 
-Result<bool> SqlLogBus::HandleOne(Consumer& c, storage::Connection& db, const Envelope& e) {
-    const Value key[] = {c.name, e.id};
-    if (auto ok =
-            db.Execute("INSERT OR IGNORE INTO bus_inbox(consumer, message_id) VALUES (?, ?)", key);
-        !ok) {
-        return std::unexpected(ok.error());
-    }
-    if (db.Changes() == 0) {
-        duplicates_.fetch_add(1);
-        return false;  // already applied
+Result<bool> SqlLogBus::HandleOne(Consumer& c, storage::Connection& db, const Envelope& e,
+                                  std::int64_t through) {
+    if (through >= 0) {
+        // In log order: past the watermark means new (the caller moves the watermark in
+        // this transaction); at or below it, taken in before (applied, or the retry queue's).
+        if (e.seq <= through) {
+            duplicates_.fetch_add(1);
+            return false;
+        }
+    } else {
+        const Value key[] = {c.name, e.id};
+        if (auto ok = db.Execute(
+                "INSERT OR IGNORE INTO bus_inbox(consumer, message_id) VALUES (?, ?)", key);
+            !ok) {
+            return std::unexpected(ok.error());
+        }
+        if (db.Changes() == 0) {
+            duplicates_.fetch_add(1);
+            return false;  // already applied
+        }
     }
     auto it = c.handlers.find(e.type);
     if (it == c.handlers.end()) return false;
@@ -376,14 +410,8 @@ Result<void> SqlLogBus::RecordFailure(Consumer& c, storage::Connection& db, cons
                                       bool advance_offset) {
     return storage::InTransaction(db, [&]() -> Result<void> {
         if (advance_offset) {
-            const Value off[] = {c.name, e.seq};
-            if (auto ok = db.Execute(
-                    "INSERT INTO bus_offsets(consumer, seq) VALUES (?, ?) ON CONFLICT(consumer) "
-                    "DO UPDATE SET seq = excluded.seq",
-                    off);
-                !ok) {
-                return ok;
-            }
+            // Taken in: the retry queue owns the message now.
+            if (auto ok = SetOffset(c, db, e.seq); !ok) return ok;
         }
         if (attempts >= options_.max_attempts) {
             dead_letters_.fetch_add(1);
@@ -416,11 +444,12 @@ Result<void> SqlLogBus::RecordFailure(Consumer& c, storage::Connection& db, cons
 }
 
 Result<Result<bool>> SqlLogBus::HandleAlone(Consumer& c, storage::Connection& db, const Envelope& e,
+                                            std::int64_t through,
                                             const std::function<Result<void>()>& on_success) {
     if (auto ok = db.Begin(); !ok) return std::unexpected(ok.error());
     Result<bool> r;
     try {
-        r = HandleOne(c, db, e);
+        r = HandleOne(c, db, e, through);
     } catch (...) {
         db.Rollback();
         throw;
@@ -443,9 +472,14 @@ Result<Result<bool>> SqlLogBus::HandleAlone(Consumer& c, storage::Connection& db
 Result<SqlLogBus::Fetched> SqlLogBus::Fetch(Consumer& c, storage::Connection& db) {
     Fetched f;
     const Value who[] = {c.name};
-    auto offset_rows = db.Query("SELECT seq FROM bus_offsets WHERE consumer = ?", who);
+    auto offset_rows = db.Query(
+        "SELECT (SELECT seq FROM bus_offsets WHERE consumer = ?1), "
+        "(SELECT seq FROM bus_inbox_through WHERE consumer = ?1)",
+        who);
     if (!offset_rows) return std::unexpected(offset_rows.error());
-    f.stored = offset_rows->empty() ? 0 : offset_rows->front().Int(0);
+    const storage::Row& stored = offset_rows->front();
+    f.stored = stored.IsNull(0) ? 0 : stored.Int(0);
+    f.through = stored.IsNull(1) ? 0 : stored.Int(1);
     // The stored offset moves only with handled messages; `scanned` also skips the rows of
     // other consumers. A stored offset this bus did not leave means a reset: obey it.
     if (c.scanned_from != f.stored) c.scanned = -1;
@@ -478,15 +512,24 @@ void SqlLogBus::MarkScanned(Consumer& c, const Fetched& f) {
 
 Result<void> SqlLogBus::SetOffset(Consumer& c, storage::Connection& db, std::int64_t seq) {
     const Value off[] = {c.name, seq};
+    if (auto ok = db.Execute(
+            "INSERT INTO bus_offsets(consumer, seq) VALUES (?, ?) ON CONFLICT(consumer) DO UPDATE "
+            "SET seq = excluded.seq",
+            off);
+        !ok) {
+        return ok;
+    }
+    // The watermark never goes back: after a reset the offset does, and what lies between is
+    // skipped as already taken in.
     return db.Execute(
-        "INSERT INTO bus_offsets(consumer, seq) VALUES (?, ?) ON CONFLICT(consumer) DO UPDATE "
-        "SET seq = excluded.seq",
+        "INSERT INTO bus_inbox_through(consumer, seq) VALUES (?, ?) ON CONFLICT(consumer) DO "
+        "UPDATE SET seq = max(seq, excluded.seq)",
         off);
 }
 
 Result<bool> SqlLogBus::HandleBatch(Consumer& c, storage::Connection& db, const Fetched& f) {
     for (const Envelope& e : f.batch) {
-        if (auto r = HandleOne(c, db, e); !r) return false;
+        if (auto r = HandleOne(c, db, e, f.through); !r) return false;
     }
     if (auto ok = SetOffset(c, db, f.batch.back().seq); !ok) return std::unexpected(ok.error());
     return true;
@@ -496,7 +539,7 @@ Result<std::size_t> SqlLogBus::ProcessAlone(Consumer& c, storage::Connection& db
                                             const Fetched& f) {
     // One transaction per message, to isolate the one that fails.
     for (const Envelope& e : f.batch) {
-        auto r = HandleAlone(c, db, e, [&] { return SetOffset(c, db, e.seq); });
+        auto r = HandleAlone(c, db, e, f.through, [&] { return SetOffset(c, db, e.seq); });
         if (!r) return std::unexpected(r.error());
         if (*r) continue;
         if (auto ok = RecordFailure(c, db, e, 1, r->error().message, true); !ok) {
@@ -601,7 +644,8 @@ Result<std::size_t> SqlLogBus::ProcessRetries(Consumer& c, storage::Connection& 
         const int attempts = static_cast<int>(row.Int(0));
         const Envelope e = FromRow(row, 1);
         const Value del[] = {c.name, e.seq};
-        auto r = HandleAlone(c, db, e, [&] {
+        // Out of log order: the inbox list says whether it was applied.
+        auto r = HandleAlone(c, db, e, -1, [&] {
             return db.Execute("DELETE FROM bus_retries WHERE consumer = ? AND seq = ?", del);
         });
         if (!r) return std::unexpected(r.error());

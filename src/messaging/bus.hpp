@@ -3,8 +3,9 @@
 // Publishing inserts the message into `bus_log` inside the sender's own transaction, so a
 // state change and the messages it causes commit together (transactional outbox). Each
 // consumer (a service) reads the log in order from its stored offset, in batches: one
-// transaction per batch runs the handlers, records every message id in the consumer's inbox
-// (a duplicate is skipped, so effects apply once) and moves the offset. A message whose
+// transaction per batch runs the handlers, moves the consumer's inbox (a watermark: every
+// message through it was taken in, so a redelivered one is skipped and effects apply once;
+// messages handled out of order, retries, are listed by id) and moves the offset. A message whose
 // handler fails is retried with exponential backoff and jitter; after `max_attempts` it goes
 // to `bus_dead_letters` with the reason. Every publish is checked against the catalog
 // (`ContractRegistry`). `RunUntilIdle` drives everything on the calling thread (tests);
@@ -297,6 +298,7 @@ class SqlLogBus final : public Bus {
         std::vector<Envelope> batch;
         std::int64_t top = -1;  // highest log row looked at; -1 when nothing was new
         std::int64_t stored = 0;
+        std::int64_t through = 0;  // the inbox watermark (bus_inbox_through)
         bool full = false;
     };
     Result<Fetched> Fetch(Consumer& c, storage::Connection& db);
@@ -310,10 +312,15 @@ class SqlLogBus final : public Bus {
     // redone message by message so the failing one is retried alone.
     Result<std::size_t> ProcessRound(storage::Connection& db);
     Result<std::size_t> ProcessRetries(Consumer& c, storage::Connection& db);
-    Result<bool> HandleOne(Consumer& c, storage::Connection& db, const Envelope& e);
+    // Runs the handler unless the inbox says `e` was taken in before: in log order (`through`
+    // >= 0, the watermark) by its seq; out of order (`through` < 0: retries) by the inbox
+    // list, which then records it. False when skipped.
+    Result<bool> HandleOne(Consumer& c, storage::Connection& db, const Envelope& e,
+                           std::int64_t through);
     // Handles `e` in a transaction of its own and runs `on_success` in it before committing.
     // Outer error: the database failed; inner error: the handler failed (rolled back).
     Result<Result<bool>> HandleAlone(Consumer& c, storage::Connection& db, const Envelope& e,
+                                     std::int64_t through,
                                      const std::function<Result<void>()>& on_success);
     Result<void> RecordFailure(Consumer& c, storage::Connection& db, const Envelope& e,
                                int attempts, const std::string& reason, bool advance_offset);

@@ -197,6 +197,68 @@ TEST_F(BusTest, RetriesWithBackoffThenDeadLettersWithReason) {
     EXPECT_EQ(calls, 1 + 2 + 2 + 1);
 }
 
+TEST_F(BusTest, InboxWatermarkSkipsRedeliveryAndLeavesRetriesToTheirQueue) {
+    SqlLogBus bus = MakeBus({.retry_base_ms = 100});
+    bool fail_13 = true;
+    int calls_13 = 0;
+    ASSERT_TRUE(bus.Subscribe("b", "ping", [&](const Envelope& e, Publisher& out) -> Result<void> {
+        if (e.data.find("\"n\":13") != std::string::npos) {
+            ++calls_13;
+            if (fail_13) return MakeError(ErrorCode::kInternal, "not yet");
+        }
+        return Record()(e, out);
+    }));
+    for (const char* data : {R"({"n":1})", R"({"n":13})", R"({"n":2})"}) {
+        ASSERT_TRUE(Send(bus, "a", "ping", data));
+    }
+    ASSERT_TRUE(bus.RunUntilIdle(*db_));
+    EXPECT_EQ(Count("SELECT count(*) FROM seen"), 2);
+    EXPECT_EQ(Count("SELECT seq FROM bus_inbox_through WHERE consumer = 'b'"), 3);
+    // The offset goes back before the failed message while it waits for its retry: the
+    // redelivered messages are skipped, the failed one is left to the retry queue.
+    ASSERT_TRUE(db_->Execute("UPDATE bus_offsets SET seq = 1"));
+    const int before = calls_13;
+    EXPECT_EQ(*bus.RunUntilIdle(*db_), 0u);
+    EXPECT_EQ(calls_13, before);
+    EXPECT_EQ(bus.Stats().duplicates, 2);
+    fail_13 = false;
+    clock_.Advance(1000);
+    EXPECT_EQ(*bus.RunUntilIdle(*db_), 1u);  // the retry
+    EXPECT_EQ(Count("SELECT count(*) FROM seen"), 3);
+    EXPECT_EQ(Count("SELECT count(*) FROM bus_inbox WHERE consumer = 'b'"), 1);
+    // Everything lost but the watermark: nothing applies twice, the retried one included.
+    ASSERT_TRUE(db_->Execute("DELETE FROM bus_offsets"));
+    ASSERT_TRUE(db_->Execute("DELETE FROM bus_retries"));
+    EXPECT_EQ(*bus.RunUntilIdle(*db_), 0u);
+    EXPECT_EQ(Count("SELECT count(*) FROM seen"), 3);
+    // New messages are past the watermark and handled.
+    ASSERT_TRUE(Send(bus, "a", "ping", R"({"n":4})"));
+    EXPECT_EQ(*bus.RunUntilIdle(*db_), 1u);
+    EXPECT_EQ(Count("SELECT count(*) FROM seen"), 4);
+}
+
+TEST_F(BusTest, MigrationStartsTheWatermarkWhereTheOldInboxEnds) {
+    SqlLogBus bus = MakeBus();
+    ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
+    for (int n = 0; n < 4; ++n) {
+        ASSERT_TRUE(Send(bus, "a", "ping", "{\"n\":" + std::to_string(n) + "}"));
+    }
+    ASSERT_TRUE(bus.RunUntilIdle(*db_));
+    ASSERT_EQ(Count("SELECT count(*) FROM seen"), 4);
+    // A database written before the watermark: every applied message listed in bus_inbox,
+    // and an offset that was reset after the first message.
+    ASSERT_TRUE(db_->ExecuteScript(
+        "DROP TABLE bus_inbox_through; "
+        "INSERT INTO bus_inbox(consumer, message_id) SELECT 'b', id FROM bus_log "
+        "WHERE type = 'ping'; UPDATE bus_offsets SET seq = 1"));
+    ASSERT_TRUE(SqlLogBus::Migrate(*db_));
+    EXPECT_EQ(Count("SELECT seq FROM bus_inbox_through WHERE consumer = 'b'"),
+              Count("SELECT max(seq) FROM bus_log WHERE type = 'ping'"));
+    ASSERT_TRUE(SqlLogBus::Migrate(*db_));  // idempotent
+    EXPECT_EQ(*bus.RunUntilIdle(*db_), 0u);
+    EXPECT_EQ(Count("SELECT count(*) FROM seen"), 4);
+}
+
 TEST_F(BusTest, BackgroundThreadsDeliver) {
     SystemClock real;
     IdGenerator ids(real, 3);
