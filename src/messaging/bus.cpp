@@ -275,14 +275,47 @@ Result<std::size_t> SqlLogBus::RunWrites(storage::Connection& db) {
 }
 
 void SqlLogBus::FinishWrites(std::vector<PendingWrite*>& batch) {
+    std::vector<PendingWrite*> to_tell;
     for (PendingWrite* w : batch) {
         if (!w->done) {
             // After release the caller may return at once and its PendingWrite is gone.
             w->finished.release();
             continue;
         }
+        to_tell.push_back(w);
+    }
+    if (to_tell.empty()) return;
+    {
+        // The whole batch in one hand-off: the writer wakes one thread, not one per caller.
+        std::lock_guard lock(tell_mutex_);
+        if (teller_running_) {
+            to_tell_.insert(to_tell_.end(), to_tell.begin(), to_tell.end());
+            tell_cv_.notify_one();
+            return;
+        }
+    }
+    TellAll(to_tell);
+}
+
+void SqlLogBus::TellAll(std::vector<PendingWrite*>& batch) {
+    for (PendingWrite* w : batch) {
         std::unique_ptr<PendingWrite> owned(w);
         Tell(*w);
+    }
+    batch.clear();
+}
+
+void SqlLogBus::RunTeller() {
+    pthread_setname_np(pthread_self(), "acme-tell");
+    std::vector<PendingWrite*> batch;
+    std::unique_lock lock(tell_mutex_);
+    for (;;) {
+        tell_cv_.wait(lock, [&] { return !to_tell_.empty() || !teller_running_; });
+        if (to_tell_.empty()) return;  // stopping, and everything told
+        batch.swap(to_tell_);
+        lock.unlock();
+        TellAll(batch);
+        lock.lock();
     }
 }
 
@@ -701,6 +734,11 @@ Result<std::size_t> SqlLogBus::RunUntilIdle(storage::Connection& db, int max_rou
 
 Result<void> SqlLogBus::Start(const Connector& connect) {
     running_ = true;
+    {
+        std::lock_guard lock(tell_mutex_);
+        teller_running_ = true;
+    }
+    teller_ = std::jthread([this] { RunTeller(); });
     // One dispatcher for every consumer: SQLite has one writer, so consumer threads of their
     // own would only queue for it; one thread commits all their batches together.
     if (!consumers_.empty()) {
@@ -782,6 +820,13 @@ void SqlLogBus::Stop() {
     running_ = false;
     for (Signal* s : {&dispatcher_signal_, &worker_signal_, &stop_signal_}) s->Raise();
     threads_.clear();
+    // Last, once the dispatcher is gone: the teller tells what is queued, then ends.
+    {
+        std::lock_guard lock(tell_mutex_);
+        teller_running_ = false;
+    }
+    tell_cv_.notify_one();
+    if (teller_.joinable()) teller_.join();
 }
 
 void SqlLogBus::Notify() {

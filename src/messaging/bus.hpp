@@ -183,7 +183,7 @@ class Bus {
     // thread itself, `fn` runs on `db` in a transaction (a savepoint inside an open one).
     // An exception thrown by `fn` is rethrown to the caller.
     [[nodiscard]] virtual Result<void> Write(storage::Connection& db, const WriteFn& fn) = 0;
-    // Write without waiting: `done` is called once with the outcome, on the dispatcher's
+    // Write without waiting: `done` is called once with the outcome, on the bus's teller
     // thread (keep it short: hand the rest to a thread of your own), or on this one when
     // there is no dispatcher (then `fn` runs on `db` first). An exception thrown by `fn`
     // arrives as kInternal.
@@ -343,6 +343,11 @@ class SqlLogBus final : public Bus {
     bool Enqueue(PendingWrite* w);
     // Tells a WriteAsync caller its outcome (an exception from its function as kInternal).
     static void Tell(PendingWrite& w);
+    // Tells and deletes every write of `batch`, and empties it.
+    static void TellAll(std::vector<PendingWrite*>& batch);
+    // The teller thread: tells WriteAsync callers their outcomes in batches handed over by the
+    // dispatcher, so that the one writer does not spend its time waking their threads.
+    void RunTeller();
     std::int64_t Backoff(int attempts);
     void PrepareFetchSql(Consumer& c);
 
@@ -380,6 +385,12 @@ class SqlLogBus final : public Bus {
     std::vector<PendingWrite*> writes_;  // queued for the dispatcher
     bool writer_running_ = false;        // guarded by writes_mutex_
     std::thread::id dispatcher_id_;
+
+    std::mutex tell_mutex_;
+    std::condition_variable tell_cv_;
+    std::vector<PendingWrite*> to_tell_;  // committed or failed, waiting to be told
+    bool teller_running_ = false;         // guarded by tell_mutex_
+    std::jthread teller_;
 
     std::mutex jitter_mutex_;
     std::uint64_t jitter_state_ = 0x9e3779b97f4a7c15ULL;
