@@ -48,6 +48,8 @@ struct BusOptions {
     std::int64_t retry_max_ms = 30'000;
     std::int64_t poll_ms = 50;
     std::int64_t linger_us = 0;  // wait after a wake-up so batches grow (group commit)
+    // Passes over the consumers in one round (one transaction) while they find new messages.
+    int round_passes = 4;
     bool strict_contracts = false;
 };
 
@@ -303,6 +305,8 @@ class SqlLogBus final : public Bus {
     };
     Result<Fetched> Fetch(Consumer& c, storage::Connection& db);
     void MarkScanned(Consumer& c, const Fetched& f);
+    // After a rollback: what each consumer scanned is derived again from its stored offset.
+    void ForgetScanned();
     Result<void> SetOffset(Consumer& c, storage::Connection& db, std::int64_t seq);
     // Inside an open transaction: handles the batch and moves the offset; false when a
     // handler failed (the caller rolls back).
