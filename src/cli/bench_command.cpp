@@ -47,7 +47,8 @@ struct BenchArgs {
     std::int64_t gateway_latency_ms = 0;
     bool journey = false;  // cart creation and item inside the timed loop
     std::int64_t max_backlog = http::ApiOptions{}.max_backlog;
-    std::string checkpoint = "writer";
+    std::string checkpoint = "thread";
+    int writer_nice = -10;
 };
 
 // CPU seconds of the process (every thread, ended ones included) and of the live threads by
@@ -149,6 +150,7 @@ int RunBench(const BenchArgs& args) {
         options.bus.linger_us = args.linger_us;
         options.gateway.latency_ms = args.gateway_latency_ms;
         options.background_checkpoint = args.checkpoint == "thread";
+        options.bus.dispatcher_nice = args.writer_nice;
         auto s = runtime::System::Open(options, clock);
         if (!s) return ReportError(s.error());
         system = std::move(*s);
@@ -359,9 +361,11 @@ int RunBench(const BenchArgs& args) {
     if (system) {
         const auto wal = system->CheckpointStats();
         std::printf(
-            "WAL checkpoints by the checkpoint thread: %lld (last: %lld of %lld frames copied)\n",
+            "WAL checkpoints by the checkpoint thread: %lld (last: %lld of %lld frames copied); "
+            "writer thread nice %d (asked %d)\n",
             static_cast<long long>(wal.checkpoints), static_cast<long long>(wal.backfilled),
-            static_cast<long long>(wal.wal_frames));
+            static_cast<long long>(wal.wal_frames), system->bus().Stats().dispatcher_nice,
+            args.writer_nice);
     }
     if (server) server->Stop();
     if (system) system->Stop();
@@ -405,7 +409,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
                     "in-process server: consumers wait this long after a wake-up (group commit; "
                     "default 2000)")
         ->check(CLI::NonNegativeNumber);
-    AddCheckpointOption(*cmd, args->checkpoint);
+    AddCheckpointOption(*cmd, args->checkpoint, args->writer_nice);
     cmd->callback([&exit_code, args] { exit_code = RunBench(*args); });
 }
 

@@ -29,7 +29,8 @@ struct ServeArgs {
     std::int64_t late_answer_ms = -1;
     std::int64_t linger_us = 2'000;
     std::int64_t max_backlog = http::ApiOptions{}.max_backlog;
-    std::string checkpoint = "writer";
+    std::string checkpoint = "thread";
+    int writer_nice = -10;
 };
 
 int RunServe(const ServeArgs& args) {
@@ -59,6 +60,7 @@ int RunServe(const ServeArgs& args) {
     options.payments.late_answer_ms = args.late_answer_ms;
     options.bus.linger_us = args.linger_us;
     options.background_checkpoint = args.checkpoint == "thread";
+    options.bus.dispatcher_nice = args.writer_nice;
     static SystemClock clock;
     // Block the stop signals before any thread starts, so only sigwait sees them.
     sigset_t signals;
@@ -157,12 +159,16 @@ int RunDlqReplay(const std::string& data, std::int64_t id) {
 
 }  // namespace
 
-void AddCheckpointOption(CLI::App& cmd, std::string& value) {
+void AddCheckpointOption(CLI::App& cmd, std::string& value, int& writer_nice) {
     cmd.add_option("--checkpoint", value,
-                   "who copies the SQLite WAL into the database every 1,000 pages: writer (the "
-                   "commit crossing the mark, SQLite's behaviour; default) or thread (a thread "
-                   "of its own)")
+                   "who copies the SQLite WAL into the database every 1,000 pages: thread (a "
+                   "thread of its own; default) or writer (the commit crossing the mark, "
+                   "SQLite's behaviour)")
         ->check(CLI::IsMember({"thread", "writer"}));
+    cmd.add_option("--writer-nice", writer_nice,
+                   "scheduling priority (nice, -20..19) of the bus's one writer thread; below 0 "
+                   "needs CAP_SYS_NICE, without it the thread keeps the process's (default -10)")
+        ->check(CLI::Range(-20, 19));
 }
 
 void AddSystemCommands(CLI::App& app, int& exit_code) {
@@ -214,7 +220,7 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
                      "consumers wait this long after a wake-up so batches grow (group commit; "
                      "default 2000)")
         ->check(CLI::NonNegativeNumber);
-    AddCheckpointOption(*serve, serve_args->checkpoint);
+    AddCheckpointOption(*serve, serve_args->checkpoint, serve_args->writer_nice);
     serve->callback([&exit_code, serve_args] { exit_code = RunServe(*serve_args); });
 
     auto audit_data = std::make_shared<std::string>("data");

@@ -8,8 +8,8 @@ namespace acme::cli {
 
 void AddSystemCommands(CLI::App& app, int& exit_code);
 
-// `--checkpoint writer|thread` for commands that run the system (serve, bench); `value`
-// starts as the default, "writer".
-void AddCheckpointOption(CLI::App& cmd, std::string& value);
+// `--checkpoint thread|writer` and `--writer-nice N` for commands that run the system
+// (serve, bench); the values start as the defaults ("thread", -10).
+void AddCheckpointOption(CLI::App& cmd, std::string& value, int& writer_nice);
 
 }  // namespace acme::cli

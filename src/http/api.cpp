@@ -399,7 +399,10 @@ HttpResponse Api::Metrics(storage::Connection& db) {
         std::to_string(wal.wal_frames) +
         "\n# HELP acme_wal_checkpoints_total Background WAL checkpoints run.\n"
         "# TYPE acme_wal_checkpoints_total counter\nacme_wal_checkpoints_total " +
-        std::to_string(wal.checkpoints) + "\n";
+        std::to_string(wal.checkpoints) +
+        "\n# HELP acme_dispatcher_nice Scheduling priority (nice) of the bus's one writer.\n"
+        "# TYPE acme_dispatcher_nice gauge\nacme_dispatcher_nice " +
+        std::to_string(system_.bus().Stats().dispatcher_nice) + "\n";
     auto dead = db.Query("SELECT count(*) FROM bus_dead_letters WHERE replayed = 0");
     out +=
         "# HELP acme_dead_letters Dead letters awaiting replay.\n# TYPE acme_dead_letters gauge\n";

@@ -1,10 +1,13 @@
 #include "messaging/bus.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <nlohmann/json.hpp>
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace acme::messaging {
 
@@ -765,6 +768,16 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
         threads_.emplace_back([this, conn = std::shared_ptr(std::move(*db))] {
             pthread_setname_np(pthread_self(), "acme-dispatch");  // for top -H, perf
             {
+                // Linux: nice is per thread. EACCES without CAP_SYS_NICE: keep what it has.
+                const auto tid = static_cast<id_t>(gettid());
+                if (options_.dispatcher_nice != 0) {
+                    (void)setpriority(PRIO_PROCESS, tid, options_.dispatcher_nice);
+                }
+                errno = 0;
+                const int nice = getpriority(PRIO_PROCESS, tid);
+                dispatcher_nice_ = errno == 0 ? nice : 0;
+            }
+            {
                 std::lock_guard lock(writes_mutex_);
                 dispatcher_id_ = std::this_thread::get_id();
                 writer_running_ = true;
@@ -922,8 +935,9 @@ Result<std::int64_t> ReplayDeadLetters(storage::Connection& db, std::int64_t id,
 }
 
 BusStats SqlLogBus::Stats() const {
-    return {published_.load(),    handled_.load(),    duplicates_.load(),   retries_.load(),
-            dead_letters_.load(), writes_run_.load(), write_commits_.load()};
+    return {published_.load(),     handled_.load(),        duplicates_.load(),
+            retries_.load(),       dead_letters_.load(),   writes_run_.load(),
+            write_commits_.load(), dispatcher_nice_.load()};
 }
 
 }  // namespace acme::messaging

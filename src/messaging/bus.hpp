@@ -50,6 +50,10 @@ struct BusOptions {
     std::int64_t linger_us = 0;  // wait after a wake-up so batches grow (group commit)
     // Passes over the consumers in one round (one transaction) while they find new messages.
     int round_passes = 4;
+    // Scheduling priority (nice) of the dispatcher thread, the one writer every message waits
+    // for: below 0, it is not made to wait for CPU behind the HTTP threads. Needs
+    // CAP_SYS_NICE (root has it); without, the thread keeps the process's priority.
+    int dispatcher_nice = -10;
     bool strict_contracts = false;
 };
 
@@ -136,6 +140,9 @@ struct BusStats {
     std::int64_t dead_letters = 0;
     std::int64_t writes = 0;         // Write calls run by the dispatcher
     std::int64_t write_commits = 0;  // the transactions they were committed in
+    // The dispatcher thread's nice value once it runs: BusOptions::dispatcher_nice, or what
+    // it kept when raising its priority was not allowed.
+    int dispatcher_nice = 0;
 };
 
 // The message bus every service talks through. Two implementations are planned behind this
@@ -365,6 +372,7 @@ class SqlLogBus final : public Bus {
     std::map<std::string, QueryHandler> answers_;  // by query type; fixed before Start
 
     std::atomic<bool> running_{false};
+    std::atomic<int> dispatcher_nice_{0};
     std::atomic<std::int64_t> backlog_{0};
     std::vector<std::jthread> threads_;
     // A wake-up for one kind of thread: Raise bumps the generation, a waiter sleeps until it

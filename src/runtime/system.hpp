@@ -33,10 +33,9 @@ struct SystemOptions {
     bool seed = true;                  // demo products and stock on first start
     std::int64_t initial_stock = 100;  // units per demo SKU
     // While started, the WAL is checkpointed (every 1,000 pages) by a thread of its own
-    // rather than by the commit that crossed the mark, which is the bus's one writer. Off by
-    // default: measured, it gained throughput in some runs and nothing in others, for more
-    // CPU (docs/BENCHMARKS.md).
-    bool background_checkpoint = false;
+    // rather than by the commit that crossed the mark, which is the bus's one writer: the
+    // writer neither copies pages nor waits for the fsyncs (docs/BENCHMARKS.md).
+    bool background_checkpoint = true;
 };
 
 class System {
