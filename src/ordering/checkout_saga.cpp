@@ -19,9 +19,12 @@ CREATE TABLE IF NOT EXISTS ord_checkouts (
 CREATE TABLE IF NOT EXISTS ord_sagas (
     checkout_id TEXT PRIMARY KEY, state TEXT NOT NULL, data TEXT NOT NULL,
     reservation_id TEXT, authorization_id TEXT, order_id TEXT, reason TEXT,
-    deadline_at INTEGER, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
+    deadline_at INTEGER, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+    step_started_ms INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ord_sagas_deadline ON ord_sagas(deadline_at);
+-- A row per finished step (the running step's start is ord_sagas.step_started_ms); rows
+-- without finished_ms come from databases written before that column.
 CREATE TABLE IF NOT EXISTS ord_saga_steps (
     checkout_id TEXT NOT NULL, step TEXT NOT NULL, started_ms INTEGER NOT NULL,
     finished_ms INTEGER, outcome TEXT, PRIMARY KEY (checkout_id, step)
@@ -48,6 +51,7 @@ struct Saga {
     std::string authorization_id;
     std::string order_id;
     std::string reason;
+    std::int64_t step_started_ms = 0;  // when the running step started (0: not recorded)
 
     // The start-checkout payload (validated when it was published; throws if corrupted,
     // which fails the message like any handler error).
@@ -63,8 +67,8 @@ struct Saga {
 Result<std::optional<Saga>> Load(storage::Connection& db, const std::string& id) {
     const Value k[] = {id};
     auto rows = db.Query(
-        "SELECT checkout_id, state, data, reservation_id, authorization_id, order_id, reason FROM "
-        "ord_sagas WHERE checkout_id = ?",
+        "SELECT checkout_id, state, data, reservation_id, authorization_id, order_id, reason, "
+        "step_started_ms FROM ord_sagas WHERE checkout_id = ?",
         k);
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return std::optional<Saga>();
@@ -77,6 +81,7 @@ Result<std::optional<Saga>> Load(storage::Connection& db, const std::string& id)
     saga.authorization_id = r.TakeText(4);
     saga.order_id = r.TakeText(5);
     saga.reason = r.TakeText(6);
+    saga.step_started_ms = r.Int(7);
     return std::optional<Saga>(std::move(saga));
 }
 
@@ -89,35 +94,34 @@ Result<void> Save(messaging::Publisher& out, const Saga& s, std::int64_t deadlin
                        s.reason.empty() ? Value{} : Value{s.reason},
                        deadline == 0 ? Value{} : Value{deadline},
                        out.NowMillis(),
+                       s.step_started_ms == 0 ? Value{} : Value{s.step_started_ms},
                        s.checkout_id};
     return out.db().Execute(
         "UPDATE ord_sagas SET state = ?, reservation_id = ?, authorization_id = ?, order_id = ?, "
-        "reason = ?, deadline_at = ?, updated_ms = ? WHERE checkout_id = ?",
+        "reason = ?, deadline_at = ?, updated_ms = ?, step_started_ms = ? WHERE checkout_id = ?",
         v);
 }
 
-Result<void> StepStarted(messaging::Publisher& out, const std::string& checkout,
-                         const std::string& step) {
-    const Value v[] = {checkout, step, out.NowMillis()};
+// Records the running step `step` of `s` as finished with `outcome`: one row, written once.
+Result<void> StepFinished(messaging::Publisher& out, const Saga& s, const std::string& step,
+                          const std::string& outcome) {
+    const std::int64_t now = out.NowMillis();
+    // A saga started before step_started_ms has its step's row already (started, unfinished).
+    const Value v[] = {s.checkout_id, step, s.step_started_ms == 0 ? now : s.step_started_ms, now,
+                       outcome};
     return out.db().Execute(
-        "INSERT OR IGNORE INTO ord_saga_steps(checkout_id, step, started_ms) VALUES (?,?,?)", v);
-}
-
-Result<void> StepFinished(messaging::Publisher& out, const std::string& checkout,
-                          const std::string& step, const std::string& outcome) {
-    const Value v[] = {out.NowMillis(), outcome, checkout, step};
-    return out.db().Execute(
-        "UPDATE ord_saga_steps SET finished_ms = ?, outcome = ? WHERE checkout_id = ? AND step = ? "
-        "AND finished_ms IS NULL",
+        "INSERT INTO ord_saga_steps(checkout_id, step, started_ms, finished_ms, outcome) "
+        "VALUES (?,?,?,?,?) ON CONFLICT(checkout_id, step) DO UPDATE SET finished_ms = "
+        "excluded.finished_ms, outcome = excluded.outcome WHERE finished_ms IS NULL",
         v);
 }
 
-// Step `finished` succeeded: record it, start `next` and save the saga (its new state set by
-// the caller) with `next`'s deadline.
-Result<void> Advance(messaging::Publisher& out, const Saga& s, const std::string& finished,
-                     const std::string& next, std::int64_t deadline) {
-    if (auto ok = StepFinished(out, s.checkout_id, finished, "ok"); !ok) return ok;
-    if (auto ok = StepStarted(out, s.checkout_id, next); !ok) return ok;
+// Step `finished` succeeded: record it, start the next one and save the saga (its new state
+// set by the caller) with the next step's deadline.
+Result<void> Advance(messaging::Publisher& out, Saga& s, const std::string& finished,
+                     std::int64_t deadline) {
+    if (auto ok = StepFinished(out, s, finished, "ok"); !ok) return ok;
+    s.step_started_ms = out.NowMillis();
     return Save(out, s, deadline);
 }
 
@@ -157,7 +161,15 @@ Result<void> CheckoutApi::Register(messaging::Bus& bus) {
 }
 
 Result<void> CheckoutOrchestrator::Migrate(storage::Connection& db) {
-    return db.ExecuteScript(kSchema);
+    return storage::InTransaction(db, [&]() -> Result<void> {
+        if (auto ok = db.ExecuteScript(kSchema); !ok) return ok;
+        // Databases from before step_started_ms get the column (NULL: not recorded).
+        auto has = db.Query(
+            "SELECT count(*) FROM pragma_table_info('ord_sagas') WHERE name = 'step_started_ms'");
+        if (!has) return std::unexpected(has.error());
+        if (has->front().Int(0) != 0) return {};
+        return db.Execute("ALTER TABLE ord_sagas ADD COLUMN step_started_ms INTEGER");
+    });
 }
 
 Result<CheckoutView> CheckoutOrchestrator::Get(storage::Connection& db, const std::string& id) {
@@ -211,17 +223,21 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
         auto data = Parse(e.data);
         if (!data) return std::unexpected(data.error());
         const std::string id = data->at("checkoutId").get<std::string>();
-        const Value v[] = {id, data->dump(), out.NowMillis() + reserve_ms, out.NowMillis(),
+        // The first step, reserve-inventory, starts with the saga.
+        const Value v[] = {id,
+                           data->dump(),
+                           out.NowMillis() + reserve_ms,
+                           out.NowMillis(),
+                           out.NowMillis(),
                            out.NowMillis()};
         if (auto ok = out.db().Execute(
                 "INSERT OR IGNORE INTO ord_sagas(checkout_id, state, data, deadline_at, "
-                "created_ms, updated_ms) VALUES (?, 'reserving', ?, ?, ?, ?)",
+                "created_ms, updated_ms, step_started_ms) VALUES (?, 'reserving', ?, ?, ?, ?, ?)",
                 v);
             !ok) {
             return ok;
         }
         if (out.db().Changes() == 0) return {};
-        if (auto ok = StepStarted(out, id, "reserve-inventory"); !ok) return ok;
         return out.Publish("reserve-inventory", id,
                            json{{"checkoutId", id}, {"items", data->at("items")}});
     };
@@ -238,8 +254,7 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
             }
             s.reservation_id = reservation;
             s.state = "authorizing";
-            if (auto ok = Advance(out, s, "reserve-inventory", "authorize-payment",
-                                  out.NowMillis() + authorize_ms);
+            if (auto ok = Advance(out, s, "reserve-inventory", out.NowMillis() + authorize_ms);
                 !ok) {
                 return ok;
             }
@@ -253,8 +268,7 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
     auto reservation_failed = [=](const Envelope& e, Publisher& out) -> Result<void> {
         return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
             if (s.state != "reserving") return {};
-            if (auto ok = StepFinished(out, s.checkout_id, "reserve-inventory", "failed"); !ok)
-                return ok;
+            if (auto ok = StepFinished(out, s, "reserve-inventory", "failed"); !ok) return ok;
             return reject(out, s, d.value("reason", "out_of_stock"));
         });
     };
@@ -268,9 +282,7 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
             }
             s.authorization_id = auth;
             s.state = "creating_order";
-            if (auto ok = Advance(out, s, "authorize-payment", "create-order",
-                                  out.NowMillis() + create_ms);
-                !ok) {
+            if (auto ok = Advance(out, s, "authorize-payment", out.NowMillis() + create_ms); !ok) {
                 return ok;
             }
             return out.Publish("create-order", s.checkout_id,
@@ -286,8 +298,7 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
     auto declined = [=](const Envelope& e, Publisher& out) -> Result<void> {
         return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
             if (s.state != "authorizing") return {};
-            if (auto ok = StepFinished(out, s.checkout_id, "authorize-payment", "declined"); !ok)
-                return ok;
+            if (auto ok = StepFinished(out, s, "authorize-payment", "declined"); !ok) return ok;
             s.state = "compensating";
             s.reason = "payment_declined:" + d.value("reason", "declined");
             if (auto ok = Save(out, s, 0); !ok) return ok;
@@ -299,15 +310,14 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
             if (s.state != "creating_order") return {};
             s.order_id = d.at("orderId").get<std::string>();
             s.state = "completed";
-            if (auto ok = StepFinished(out, s.checkout_id, "create-order", "ok"); !ok) return ok;
+            if (auto ok = StepFinished(out, s, "create-order", "ok"); !ok) return ok;
             return Save(out, s, 0);
         });
     };
     auto creation_failed = [=](const Envelope& e, Publisher& out) -> Result<void> {
         return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
             if (s.state != "creating_order") return {};
-            if (auto ok = StepFinished(out, s.checkout_id, "create-order", "failed"); !ok)
-                return ok;
+            if (auto ok = StepFinished(out, s, "create-order", "failed"); !ok) return ok;
             s.state = "compensating";
             s.reason = "order_failed:" + d.value("reason", "failed");
             if (auto ok = Save(out, s, 0); !ok) return ok;
@@ -359,19 +369,16 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
             if (!*loaded) continue;
             Saga& s = **loaded;
             if (s.state == "reserving") {
-                if (auto ok = StepFinished(out, s.checkout_id, "reserve-inventory", "timeout"); !ok)
-                    return ok;
+                if (auto ok = StepFinished(out, s, "reserve-inventory", "timeout"); !ok) return ok;
                 if (auto ok = reject(out, s, "inventory_timeout"); !ok) return ok;
             } else if (s.state == "authorizing") {
-                if (auto ok = StepFinished(out, s.checkout_id, "authorize-payment", "timeout"); !ok)
-                    return ok;
+                if (auto ok = StepFinished(out, s, "authorize-payment", "timeout"); !ok) return ok;
                 s.state = "compensating";
                 s.reason = "payment_timeout";
                 if (auto ok = Save(out, s, 0); !ok) return ok;
                 if (auto ok = release(out, s); !ok) return ok;
             } else if (s.state == "creating_order") {
-                if (auto ok = StepFinished(out, s.checkout_id, "create-order", "timeout"); !ok)
-                    return ok;
+                if (auto ok = StepFinished(out, s, "create-order", "timeout"); !ok) return ok;
                 s.state = "compensating";
                 s.reason = "order_timeout";
                 if (auto ok = Save(out, s, 0); !ok) return ok;

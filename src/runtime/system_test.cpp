@@ -232,6 +232,59 @@ TEST_F(SystemTest, PaymentTimeoutThenLateSuccessIsVoided) {
     ExpectAuditClean();
 }
 
+TEST_F(SystemTest, SagaStepsAreRecordedOnceWhenTheyFinish) {
+    Open();
+    const std::string id = Checkout("tok_timeout");
+    Drive();
+    // reserve-inventory finished; authorize-payment runs, its start kept on the saga.
+    EXPECT_EQ(Scalar("SELECT group_concat(step || ':' || outcome) FROM ord_saga_steps WHERE "
+                     "checkout_id = ?",
+                     id),
+              "reserve-inventory:ok");
+    const std::string started =
+        Scalar("SELECT step_started_ms FROM ord_sagas WHERE checkout_id = ?", id);
+    EXPECT_FALSE(started.empty());
+    Drive(31);  // past the 3 s authorization deadline
+    EXPECT_EQ(Scalar("SELECT outcome FROM ord_saga_steps WHERE checkout_id = ? AND step = "
+                     "'authorize-payment'",
+                     id),
+              "timeout");
+    EXPECT_EQ(Scalar("SELECT started_ms FROM ord_saga_steps WHERE checkout_id = ? AND step = "
+                     "'authorize-payment'",
+                     id),
+              started);
+    EXPECT_EQ(Scalar("SELECT finished_ms - started_ms FROM ord_saga_steps WHERE checkout_id = ? "
+                     "AND step = 'authorize-payment'",
+                     id),
+              "3000");  // the authorization deadline, on the test's clock
+}
+
+TEST_F(SystemTest, SagaInFlightAcrossTheStepColumnUpgradeKeepsItsStepRow) {
+    Open();
+    const std::string id = Checkout("tok_timeout");
+    Drive();
+    // The database as the previous version left it: no step_started_ms, and a row for the
+    // running step, started but not finished.
+    system_.reset();
+    {
+        auto db = storage::OpenSqlite(data_ / "acme.sqlite");
+        ASSERT_TRUE(db.has_value());
+        ASSERT_TRUE((*db)->ExecuteScript(
+            "ALTER TABLE ord_sagas DROP COLUMN step_started_ms; "
+            "INSERT INTO ord_saga_steps(checkout_id, step, started_ms) SELECT checkout_id, "
+            "'authorize-payment', 42 FROM ord_sagas"));
+    }
+    Open();
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_sagas WHERE step_started_ms IS NULL"), "1");
+    Drive(31);
+    EXPECT_EQ(View(id).reason, "payment_timeout");
+    EXPECT_EQ(Scalar("SELECT started_ms || ':' || outcome FROM ord_saga_steps WHERE checkout_id "
+                     "= ? AND step = 'authorize-payment'",
+                     id),
+              "42:timeout");
+    ExpectAuditClean();
+}
+
 TEST_F(SystemTest, IdempotencyKeyReturnsTheSameCheckout) {
     Open();
     auto& db = system_->db();
