@@ -298,9 +298,31 @@ TEST_F(SystemTest, IdempotencyKeyReturnsTheSameCheckout) {
     auto other_key = system_->cart().Checkout(db, cart->id, "tok_visa", "key-456");
     ASSERT_FALSE(other_key.has_value());
     EXPECT_EQ(other_key.error().code, ErrorCode::kConflict);
+    // The key of a refused checkout is not kept: it is free for the next cart.
+    auto empty = system_->cart().Create(db, "cust-3");
+    auto refused = system_->cart().Checkout(db, empty->id, "tok_visa", "key-789");
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().code, ErrorCode::kConflict);  // empty cart
+    EXPECT_EQ(system_->cart().Get(db, empty->id)->status, "open");
+    auto unknown = system_->cart().Checkout(db, "no-such-cart", "tok_visa", "key-789");
+    ASSERT_FALSE(unknown.has_value());
+    EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+    auto second = system_->cart().Create(db, "cust-4");
+    ASSERT_TRUE(system_->cart().AddItem(db, second->id, "SKU-BEANS", 1));
+    auto reused = system_->cart().Checkout(db, second->id, "tok_visa", "key-123");
+    ASSERT_FALSE(reused.has_value());
+    EXPECT_EQ(reused.error().code, ErrorCode::kConflict);  // the key is another cart's
+    EXPECT_EQ(system_->cart().Get(db, second->id)->status, "open");
+    for (const char* key : {"key-456", "key-789"}) {
+        EXPECT_EQ(Scalar("SELECT count(*) FROM shop_checkout_keys WHERE idempotency_key = ?", key),
+                  "0");
+    }
+    auto fresh = system_->cart().Checkout(db, second->id, "tok_visa", "key-456");
+    ASSERT_TRUE(fresh.has_value()) << fresh.error().message;
+    EXPECT_FALSE(fresh->replayed);
     Drive();
-    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_sagas"), "1");
-    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_orders"), "1");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_sagas"), "2");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM ord_orders"), "2");
     ExpectAuditClean();
 }
 

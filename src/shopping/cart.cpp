@@ -90,12 +90,23 @@ Result<CartService::CartState> CartService::LoadForUpdate(storage::Connection& d
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return MakeError(ErrorCode::kNotFound, "no cart '" + cart_id + "'");
     CartState state{rows->front().Text(0), {}};
-    auto items = db.Query(
+    auto items = LoadItems(db, cart_id);
+    if (!items) return std::unexpected(items.error());
+    state.items = std::move(*items);
+    return state;
+}
+
+Result<CartService::ItemRows> CartService::LoadItems(storage::Connection& db,
+                                                     const std::string& cart_id) const {
+    const Value key[] = {cart_id};
+    auto rows = db.Query(
         "SELECT sku, quantity, unit_price FROM shop_cart_items WHERE cart_id = ? ORDER BY sku",
         key);
-    if (!items) return std::unexpected(items.error());
-    for (const auto& r : *items) state.items.emplace_back(r.Text(0), r.Int(1), r.Int(2));
-    return state;
+    if (!rows) return std::unexpected(rows.error());
+    ItemRows items;
+    items.reserve(rows->size());
+    for (auto& r : *rows) items.emplace_back(r.TakeText(0), r.Int(1), r.Int(2));
+    return items;
 }
 
 Result<Cart> CartService::Get(storage::Connection& db, const std::string& cart_id) const {
@@ -270,32 +281,51 @@ Result<PreparedCheckout> CartService::PrepareCheckout(storage::Connection& db,
     prepared.accepted = std::make_shared<CheckoutAccepted>();
     prepared.write = [this, state,
                       accepted = prepared.accepted](storage::Connection& tx) -> Result<void> {
+        // Every statement here runs on the one writer, so the common case takes the fewest:
+        // the key is claimed and the cart frozen first (a failure below rolls both back with
+        // this write's savepoint), then the items are compared with what was priced.
         const std::string& cid = state->cart_id;
-        if (!state->idempotency_key.empty()) {
-            const Value k[] = {state->idempotency_key};
+        const std::string key =
+            state->idempotency_key.empty() ? "auto:" + state->checkout_id : state->idempotency_key;
+        const Value ins[] = {key, cid, state->checkout_id};
+        if (auto ok = tx.Execute("INSERT INTO shop_checkout_keys(idempotency_key, cart_id, "
+                                 "checkout_id) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                                 ins);
+            !ok) {
+            return ok;
+        }
+        if (tx.Changes() == 0) {
+            // The key was used before: the same checkout again, or a mistake.
+            const Value k[] = {key};
             auto seen = tx.Query(
                 "SELECT cart_id, checkout_id FROM shop_checkout_keys WHERE idempotency_key = ?", k);
             if (!seen) return std::unexpected(seen.error());
-            if (!seen->empty()) {
-                if (seen->front().Text(0) != cid) {
-                    return MakeError(ErrorCode::kConflict,
-                                     "Idempotency-Key was used for another cart");
-                }
-                *accepted = {seen->front().Text(1), true};
-                return {};
+            if (seen->empty() || seen->front().Text(0) != cid) {
+                return MakeError(ErrorCode::kConflict, "Idempotency-Key was used for another cart");
             }
+            *accepted = {seen->front().Text(1), true};
+            return {};
         }
-        auto cart = LoadForUpdate(tx, cid);
-        if (!cart) return std::unexpected(cart.error());
-        if (cart->status != "open") {
+        const Value upd[] = {state->checkout_id, cid};
+        if (auto ok = tx.Execute("UPDATE shop_carts SET status = 'checked_out', checkout_id = ? "
+                                 "WHERE id = ? AND status = 'open'",
+                                 upd);
+            !ok) {
+            return ok;
+        }
+        if (tx.Changes() == 0) {
+            auto cart = LoadForUpdate(tx, cid);
+            if (!cart) return std::unexpected(cart.error());  // no such cart
             return MakeError(ErrorCode::kConflict, "cart '" + cid + "' is already checked out");
         }
-        if (cart->items.empty()) return MakeError(ErrorCode::kConflict, "cart is empty");
+        auto items = LoadItems(tx, cid);
+        if (!items) return std::unexpected(items.error());
+        if (items->empty()) return MakeError(ErrorCode::kConflict, "cart is empty");
         const auto& priced_items = state->priced.items;
-        bool same = cart->items.size() == priced_items.size();
-        for (std::size_t i = 0; same && i < cart->items.size(); ++i) {
+        bool same = items->size() == priced_items.size();
+        for (std::size_t i = 0; same && i < items->size(); ++i) {
             const CartItem& p = priced_items[i];
-            same = cart->items[i] == std::tuple(p.sku, p.quantity, p.unit_price);
+            same = (*items)[i] == std::tuple(p.sku, p.quantity, p.unit_price);
         }
         if (!same || !state->message) {
             auto again = Get(tx, cid);
@@ -305,21 +335,6 @@ Result<PreparedCheckout> CartService::PrepareCheckout(storage::Connection& db,
                 CheckoutMessage(*again, state->checkout_id, state->payment_token), nullptr);
             if (!repriced) return std::unexpected(repriced.error());
             state->message = std::move(*repriced);
-        }
-        const Value upd[] = {state->checkout_id, cid};
-        if (auto ok = tx.Execute(
-                "UPDATE shop_carts SET status = 'checked_out', checkout_id = ? WHERE id = ?", upd);
-            !ok) {
-            return ok;
-        }
-        const std::string key =
-            state->idempotency_key.empty() ? "auto:" + state->checkout_id : state->idempotency_key;
-        const Value ins[] = {key, cid, state->checkout_id};
-        if (auto ok = tx.Execute("INSERT INTO shop_checkout_keys(idempotency_key, cart_id, "
-                                 "checkout_id) VALUES (?,?,?)",
-                                 ins);
-            !ok) {
-            return ok;
         }
         if (auto ok = bus_.Publish(tx, *state->message); !ok) {
             return ok;

@@ -106,14 +106,18 @@ class CartService {
                                                            const std::string& idempotency_key);
 
   private:
+    // sku, quantity, unit price; ordered by sku like Cart::items
+    using ItemRows = std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>;
     struct CartState {
         std::string status;
-        // sku, quantity, unit price; ordered by sku like Cart::items
-        std::vector<std::tuple<std::string, std::int64_t, std::int64_t>> items;
+        ItemRows items;
     };
     // The cart's status and quantities, without pricing (inside a write).
     [[nodiscard]] Result<CartState> LoadForUpdate(storage::Connection& db,
                                                   const std::string& cart_id) const;
+    // Only the quantities (kNotFound is not told apart from an empty cart).
+    [[nodiscard]] Result<ItemRows> LoadItems(storage::Connection& db,
+                                             const std::string& cart_id) const;
 
     messaging::Bus& bus_;
     IdGenerator& ids_;
