@@ -8,7 +8,7 @@ packages=(
     libgtest-dev libgmock-dev
     nlohmann-json3-dev libvalijson-dev libyaml-dev libyaml-cpp-dev libcli11-dev
     libgraphviz-dev graphviz
-    libboost1.81-dev libsqlite3-dev sqlite3 curl
+    libboost1.81-dev libsqlite3-dev sqlite3 libjemalloc-dev curl
     time clang-format
 )
 
