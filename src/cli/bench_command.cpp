@@ -409,7 +409,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
                     "in-process server: consumers wait this long after a wake-up (group commit; "
                     "default 2000)")
         ->check(CLI::NonNegativeNumber);
-    AddCheckpointOption(*cmd, args->checkpoint, args->writer_nice);
+    AddWriterOptions(*cmd, args->checkpoint, args->writer_nice);
     cmd->callback([&exit_code, args] { exit_code = RunBench(*args); });
 }
 

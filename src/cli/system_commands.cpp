@@ -159,7 +159,7 @@ int RunDlqReplay(const std::string& data, std::int64_t id) {
 
 }  // namespace
 
-void AddCheckpointOption(CLI::App& cmd, std::string& value, int& writer_nice) {
+void AddWriterOptions(CLI::App& cmd, std::string& value, int& writer_nice) {
     cmd.add_option("--checkpoint", value,
                    "who copies the SQLite WAL into the database every 1,000 pages: thread (a "
                    "thread of its own; default) or writer (the commit crossing the mark, "
@@ -220,7 +220,7 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
                      "consumers wait this long after a wake-up so batches grow (group commit; "
                      "default 2000)")
         ->check(CLI::NonNegativeNumber);
-    AddCheckpointOption(*serve, serve_args->checkpoint, serve_args->writer_nice);
+    AddWriterOptions(*serve, serve_args->checkpoint, serve_args->writer_nice);
     serve->callback([&exit_code, serve_args] { exit_code = RunServe(*serve_args); });
 
     auto audit_data = std::make_shared<std::string>("data");

@@ -10,6 +10,6 @@ void AddSystemCommands(CLI::App& app, int& exit_code);
 
 // `--checkpoint thread|writer` and `--writer-nice N` for commands that run the system
 // (serve, bench); the values start as the defaults ("thread", -10).
-void AddCheckpointOption(CLI::App& cmd, std::string& value, int& writer_nice);
+void AddWriterOptions(CLI::App& cmd, std::string& value, int& writer_nice);
 
 }  // namespace acme::cli

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -61,7 +62,6 @@ std::uint8_t TypeOf(const json& v) {
     }
 }
 
-// Code points in UTF-8 text (what minLength and maxLength count).
 // One reference token of a JSON pointer: "~" and "/" escaped.
 std::string Escape(const std::string& token) {
     std::string out;
@@ -77,6 +77,7 @@ std::string Escape(const std::string& token) {
     return out;
 }
 
+// Code points in UTF-8 text (what minLength and maxLength count).
 std::uint64_t CodePoints(const std::string& s) {
     std::uint64_t n = 0;
     for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;

@@ -80,13 +80,13 @@ Result<void> ContractRegistry::CheckSend(const std::string& service, const std::
     }
     auto schema = impl_->schemas.find(type);
     if (schema == impl_->schemas.end()) return {};
+    const auto fast = impl_->compiled.find(type);
+    if (fast != impl_->compiled.end() && fast->second.Valid(doc)) return {};
     valijson::Validator validator;
     valijson::adapters::NlohmannJsonAdapter adapter(doc);
-    if (auto fast = impl_->compiled.find(type); fast != impl_->compiled.end()) {
-        if (fast->second.Valid(doc)) return {};
-    } else if (validator.validate(*schema->second, adapter, nullptr)) {
-        // Without a results object valijson stops at the first failure and builds no
-        // messages; only a payload that fails is validated again to say why.
+    // Without a results object valijson stops at the first failure and builds no messages;
+    // only a payload that fails is validated again to say why.
+    if (fast == impl_->compiled.end() && validator.validate(*schema->second, adapter, nullptr)) {
         return {};
     }
     valijson::ValidationResults results;

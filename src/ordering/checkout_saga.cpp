@@ -224,8 +224,9 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
         if (!data) return std::unexpected(data.error());
         const std::string id = data->at("checkoutId").get<std::string>();
         // The first step, reserve-inventory, starts with the saga.
+        // The payload as published (its text is the serialized JSON already).
         const Value v[] = {id,
-                           data->dump(),
+                           e.data,
                            out.NowMillis() + reserve_ms,
                            out.NowMillis(),
                            out.NowMillis(),

@@ -227,27 +227,26 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
         Answer& a = answers[i];
         a.checkout = r.Text(0);
         if (d.outcome == GatewayOutcome::kError) continue;
+        if (d.outcome == GatewayOutcome::kNoAnswer) {
+            a.status = "pending";  // nothing to publish until it answers
+            continue;
+        }
         messaging::Envelope cause;
         cause.id = r.Text(5);
         cause.correlation_id = a.checkout;
         cause.traceparent = r.Text(6);
-        Result<messaging::PreparedMessage> message = MakeError(ErrorCode::kInternal, "unset");
-        if (d.outcome == GatewayOutcome::kApproved) {
-            a.status = "authorized";
-            a.authorization = ids_.Next();
-            message = bus.Prepare(kService, "payment-authorized", a.checkout,
-                                  json{{"checkoutId", a.checkout},
-                                       {"authorizationId", a.authorization},
-                                       {"amount", {{"amount", r.Int(1)}, {"currency", r.Text(2)}}}},
-                                  &cause);
-        } else if (d.outcome == GatewayOutcome::kDeclined) {
-            a.status = "declined";
-            message = bus.Prepare(kService, "payment-declined", a.checkout,
-                                  json{{"checkoutId", a.checkout}, {"reason", d.reason}}, &cause);
-        } else {
-            a.status = "pending";
-            continue;
-        }
+        const bool approved = d.outcome == GatewayOutcome::kApproved;
+        a.status = approved ? "authorized" : "declined";
+        if (approved) a.authorization = ids_.Next();
+        auto message =
+            approved
+                ? bus.Prepare(kService, "payment-authorized", a.checkout,
+                              json{{"checkoutId", a.checkout},
+                                   {"authorizationId", a.authorization},
+                                   {"amount", {{"amount", r.Int(1)}, {"currency", r.Text(2)}}}},
+                              &cause)
+                : bus.Prepare(kService, "payment-declined", a.checkout,
+                              json{{"checkoutId", a.checkout}, {"reason", d.reason}}, &cause);
         if (!message) return std::unexpected(message.error());
         a.message = std::move(*message);
     }

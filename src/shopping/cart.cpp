@@ -268,19 +268,23 @@ Result<PreparedCheckout> CartService::PrepareCheckout(storage::Connection& db,
     state->payment_token = payment_token;
     state->idempotency_key = idempotency_key;
     state->checkout_id = ids_.Next();
+    // cart-checked-out for `cart`, checked and serialized ahead of the write.
+    auto prepare_message = [this](CheckoutState& s, const Cart& cart) -> Result<void> {
+        auto message = bus_.Prepare(kService, "cart-checked-out", s.checkout_id,
+                                    CheckoutMessage(cart, s.checkout_id, s.payment_token), nullptr);
+        if (!message) return std::unexpected(message.error());
+        s.message = std::move(*message);
+        return {};
+    };
     // A cart that cannot be checked out gets no message: the write says why (409).
     if (priced->status == "open" && !priced->items.empty()) {
-        auto message =
-            bus_.Prepare(kService, "cart-checked-out", state->checkout_id,
-                         CheckoutMessage(*priced, state->checkout_id, payment_token), nullptr);
-        if (!message) return std::unexpected(message.error());
-        state->message = std::move(*message);
+        if (auto ok = prepare_message(*state, *priced); !ok) return std::unexpected(ok.error());
     }
     state->priced = std::move(*priced);
     PreparedCheckout prepared;
     prepared.accepted = std::make_shared<CheckoutAccepted>();
-    prepared.write = [this, state,
-                      accepted = prepared.accepted](storage::Connection& tx) -> Result<void> {
+    prepared.write = [this, state, accepted = prepared.accepted,
+                      prepare_message](storage::Connection& tx) -> Result<void> {
         // Every statement here runs on the one writer, so the common case takes the fewest:
         // the key is claimed and the cart frozen first (a failure below rolls both back with
         // this write's savepoint), then the items are compared with what was priced.
@@ -330,11 +334,7 @@ Result<PreparedCheckout> CartService::PrepareCheckout(storage::Connection& db,
         if (!same || !state->message) {
             auto again = Get(tx, cid);
             if (!again) return std::unexpected(again.error());
-            auto repriced = bus_.Prepare(
-                kService, "cart-checked-out", state->checkout_id,
-                CheckoutMessage(*again, state->checkout_id, state->payment_token), nullptr);
-            if (!repriced) return std::unexpected(repriced.error());
-            state->message = std::move(*repriced);
+            if (auto ok = prepare_message(*state, *again); !ok) return ok;
         }
         if (auto ok = bus_.Publish(tx, *state->message); !ok) {
             return ok;
