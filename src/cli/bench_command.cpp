@@ -243,6 +243,7 @@ int RunBench(const BenchArgs& args) {
     std::vector<double> checkout_ms;
     double client_cpu_s = 0;  // the load generator's threads, guarded by lat_mutex
     const CpuSnapshot cpu_start = TakeCpuSnapshot();
+    const storage::WalWriteStats wal_start = storage::GetWalWriteStats();
     const auto start = Clock::now();
     const std::string run = std::to_string(std::random_device{}());
     std::atomic<bool> done_sending{false};
@@ -304,6 +305,7 @@ int RunBench(const BenchArgs& args) {
         }
     }
     const CpuSnapshot cpu_end = TakeCpuSnapshot();
+    const storage::WalWriteStats wal_end = storage::GetWalWriteStats();
     done_sending = true;
     progress.join();
     std::printf("\naccepted %d checkouts in %.2f s (%.0f/s), %d errors, %d retried calls\n",
@@ -357,6 +359,11 @@ int RunBench(const BenchArgs& args) {
                 std::printf(" + %s %.0f us", name.c_str(), per(used));
         }
         std::printf(" (+ ended threads)\n");
+        if (system) {
+            std::printf("WAL writes per checkout (timed phase): %.1f, in %.1f system calls\n",
+                        static_cast<double>(wal_end.writes - wal_start.writes) / n,
+                        static_cast<double>(wal_end.flushes - wal_start.flushes) / n);
+        }
     }
     if (system) {
         const auto wal = system->CheckpointStats();

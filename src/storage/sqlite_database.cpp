@@ -1,4 +1,4 @@
-// SQLite adapter: the only file that includes sqlite3.h.
+// SQLite adapter: with sqlite_wal_vfs.cpp, the only files that include sqlite3.h.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "storage/database.hpp"
+#include "storage/sqlite_wal_vfs.hpp"
 
 namespace acme::storage {
 
@@ -294,9 +295,9 @@ Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path
     std::error_code ec;
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
     sqlite3* db = nullptr;
-    const int rc =
-        sqlite3_open_v2(path.c_str(), &db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    const int rc = sqlite3_open_v2(
+        path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+        options.coalesce_wal_writes ? detail::WalCoalescingVfsName() : nullptr);
     if (rc != SQLITE_OK) {
         std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         sqlite3_close_v2(db);
@@ -309,7 +310,11 @@ Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path
         std::string("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=") +
         (options.durability == Durability::kFull ? "FULL" : "NORMAL") +
         // The WAL file is truncated back to 64 MiB after a checkpoint lets it restart.
-        "; PRAGMA journal_size_limit=67108864;";
+        "; PRAGMA journal_size_limit=67108864;"
+        // Savepoint (sub-)journals and temporary tables in memory: a batch of writes, one
+        // savepoint each, otherwise spills its journal to a temporary file past 64 KiB and
+        // writes it there 4 bytes and one page at a time.
+        " PRAGMA temp_store=MEMORY;";
     if (auto ok = conn->ExecuteScript(pragmas); !ok) return std::unexpected(ok.error());
     return std::unique_ptr<Connection>(std::move(conn));
 }
