@@ -34,6 +34,9 @@ std::map<std::string, std::int64_t> Quantities(const json& items) {
 
 // The payload parser shared by every service.
 Result<json> Parse(const std::string& text) { return messaging::ParsePayload(text); }
+Result<messaging::PayloadPtr> Parse(const messaging::Envelope& e) {
+    return messaging::ParsePayload(e);
+}
 
 // Releases a held reservation (by id or checkout); returns its checkout id, publishing
 // inventory-released either way so a compensation can always finish.
@@ -101,16 +104,17 @@ Result<std::vector<StockLevel>> InventoryService::Stock(storage::Connection& db)
 
 Result<void> InventoryService::Register(messaging::Bus& bus) {
     auto reserve = [this](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const std::string checkout = data->at("checkoutId").get<std::string>();
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const std::string checkout = data.at("checkoutId").get<std::string>();
         auto& db = out.db();
         const Value ck[] = {checkout};
         auto existing =
             db.Query("SELECT id, status FROM inv_reservations WHERE checkout_id = ?", ck);
         if (!existing) return std::unexpected(existing.error());
         if (!existing->empty()) return {};  // a redelivered command: answered already
-        const auto wanted = Quantities(data->at("items"));
+        const auto wanted = Quantities(data.at("items"));
         json unavailable = json::array();
         for (const auto& [sku, qty] : wanted) {
             const Value k[] = {sku};
@@ -133,7 +137,7 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
             }
         }
         const std::string id = ids_.Next();
-        const Value ins[] = {id, checkout, data->at("items").dump(), out.NowMillis()};
+        const Value ins[] = {id, checkout, data.at("items").dump(), out.NowMillis()};
         if (auto ok = db.Execute(
                 "INSERT INTO inv_reservations(id, checkout_id, status, items, updated_ms) VALUES "
                 "(?, ?, 'held', ?, ?)",
@@ -143,25 +147,28 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
         }
         return out.Publish(
             "inventory-reserved", e.subject,
-            json{{"checkoutId", checkout}, {"reservationId", id}, {"items", data->at("items")}});
+            json{{"checkoutId", checkout}, {"reservationId", id}, {"items", data.at("items")}});
     };
     auto release = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        return Release(out, data->at("reservationId").get<std::string>(),
-                       data->value("checkoutId", ""), e.subject);
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        return Release(out, data.at("reservationId").get<std::string>(),
+                       data.value("checkoutId", ""), e.subject);
     };
     auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        return Release(out, data->at("reservationId").get<std::string>(),
-                       data->value("checkoutId", ""), e.subject);
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        return Release(out, data.at("reservationId").get<std::string>(),
+                       data.value("checkoutId", ""), e.subject);
     };
     auto completed = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
         auto& db = out.db();
-        const Value key[] = {data->at("reservationId").get<std::string>()};
+        const Value key[] = {data.at("reservationId").get<std::string>()};
         auto rows = db.Query("SELECT status, items FROM inv_reservations WHERE id = ?", key);
         if (!rows) return std::unexpected(rows.error());
         if (rows->empty() || rows->front().Text(0) != "held") return {};
@@ -176,7 +183,7 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
                 return ok;
             }
         }
-        const Value upd[] = {out.NowMillis(), data->at("reservationId").get<std::string>()};
+        const Value upd[] = {out.NowMillis(), data.at("reservationId").get<std::string>()};
         return db.Execute(
             "UPDATE inv_reservations SET status = 'committed', updated_ms = ? WHERE id = ?", upd);
     };

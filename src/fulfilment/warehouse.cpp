@@ -19,7 +19,9 @@ CREATE TABLE IF NOT EXISTS wh_shipments (
 )sql";
 
 // The payload parser shared by every service.
-Result<json> Parse(const std::string& text) { return messaging::ParsePayload(text); }
+Result<messaging::PayloadPtr> Parse(const messaging::Envelope& e) {
+    return messaging::ParsePayload(e);
+}
 
 }  // namespace
 
@@ -29,11 +31,12 @@ Result<void> WarehouseService::Migrate(storage::Connection& db) {
 
 Result<void> WarehouseService::Register(messaging::Bus& bus) {
     auto created = [this](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const Value v[] = {
-            data->at("orderId").get<std::string>(), out.NowMillis() + schedule_.pick_ms,
-            data->at("authorizationId").get<std::string>(), data->at("total").dump()};
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const Value v[] = {data.at("orderId").get<std::string>(),
+                           out.NowMillis() + schedule_.pick_ms,
+                           data.at("authorizationId").get<std::string>(), data.at("total").dump()};
         return out.db().Execute(
             "INSERT OR IGNORE INTO wh_shipments(order_id, state, next_at, authorization_id, "
             "amount) "
@@ -42,9 +45,10 @@ Result<void> WarehouseService::Register(messaging::Bus& bus) {
     };
     // The warehouse decides a cancellation: only it knows whether the parcel has left.
     auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const std::string order = data->at("orderId").get<std::string>();
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const std::string order = data.at("orderId").get<std::string>();
         const Value v[] = {order};
         if (auto ok = out.db().Execute(
                 "UPDATE wh_shipments SET state = 'cancelled' WHERE order_id = ? AND state IN "
@@ -55,10 +59,10 @@ Result<void> WarehouseService::Register(messaging::Bus& bus) {
         }
         if (out.db().Changes() == 0) return {};  // shipped already (or unknown): too late
         json stopped = {{"orderId", order},
-                        {"reservationId", data->at("reservationId")},
-                        {"authorizationId", data->at("authorizationId")},
-                        {"reason", data->value("reason", "cancelled")}};
-        if (data->contains("checkoutId")) stopped["checkoutId"] = data->at("checkoutId");
+                        {"reservationId", data.at("reservationId")},
+                        {"authorizationId", data.at("authorizationId")},
+                        {"reason", data.value("reason", "cancelled")}};
+        if (data.contains("checkoutId")) stopped["checkoutId"] = data.at("checkoutId");
         return out.Publish("shipment-cancelled", order, stopped);
     };
     if (auto ok = bus.Subscribe(kService, "order-created", created); !ok) return ok;

@@ -100,8 +100,8 @@ Result<void> Publisher::Publish(const std::string& type, const std::string& subj
 }
 
 Result<void> Publisher::Publish(const std::string& type, const std::string& subject,
-                                const nlohmann::json& data) {
-    return bus_.Publish(db_, service_, type, subject, data, cause_);
+                                nlohmann::json data) {
+    return bus_.Publish(db_, service_, type, subject, std::move(data), cause_);
 }
 
 Result<void> Bus::Publish(storage::Connection& db, const std::string& service,
@@ -138,14 +138,20 @@ Result<void> SqlLogBus::Migrate(storage::Connection& db) {
 
 Result<void> Bus::Publish(storage::Connection& db, const std::string& service,
                           const std::string& type, const std::string& subject,
-                          const nlohmann::json& data, const Envelope* cause) {
-    auto message = Prepare(service, type, subject, data, cause);
+                          nlohmann::json data) {
+    return Publish(db, service, type, subject, std::move(data), nullptr);
+}
+
+Result<void> Bus::Publish(storage::Connection& db, const std::string& service,
+                          const std::string& type, const std::string& subject, nlohmann::json data,
+                          const Envelope* cause) {
+    auto message = Prepare(service, type, subject, std::move(data), cause);
     if (!message) return std::unexpected(message.error());
     return Publish(db, *message);
 }
 
 Result<PreparedMessage> SqlLogBus::Prepare(const std::string& service, const std::string& type,
-                                           const std::string& subject, const nlohmann::json& data,
+                                           const std::string& subject, nlohmann::json data,
                                            const Envelope* cause) {
     if (auto ok = contracts_.CheckSend(service, type, data); !ok) {
         if (options_.strict_contracts) throw ContractViolation(ok.error().message);
@@ -164,6 +170,7 @@ Result<PreparedMessage> SqlLogBus::Prepare(const std::string& service, const std
             ? cause->traceparent.substr(0, 36) + Hex32(e.id).substr(16, 16) + "-01"
             : "00-" + Hex32(e.correlation_id) + "-" + Hex32(e.id).substr(16, 16) + "-01";
     e.data = data.dump();
+    e.payload = std::make_shared<const nlohmann::json>(std::move(data));
     const std::int64_t now = clock_.NowMillis();
     e.time = FormatTime(now);
     return MakePrepared(std::move(e), now);
@@ -178,7 +185,12 @@ Result<void> SqlLogBus::Publish(storage::Connection& db, const PreparedMessage& 
         "INSERT INTO bus_log(id, type, source, subject, dataschema, correlation_id, causation_id, "
         "traceparent, data, time, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         params);
-    if (ok) published_.fetch_add(1);
+    if (!ok) return ok;
+    published_.fetch_add(1);
+    // Kept even if this transaction rolls back: an id is never used again.
+    if (auto it = readers_.find(e.type); it != readers_.end()) {
+        recent_.Put(e.id, e.payload, it->second);
+    }
     return ok;
 }
 
@@ -331,6 +343,7 @@ Result<void> SqlLogBus::Subscribe(const std::string& consumer, const std::string
     }
     Consumer& c = consumers_[consumer];
     c.name = consumer;
+    if (!c.handlers.contains(type)) ++readers_[type];
     c.handlers[type] = std::move(handler);
     PrepareFetchSql(c);
     return {};
@@ -531,7 +544,10 @@ Result<SqlLogBus::Fetched> SqlLogBus::Fetch(Consumer& c, storage::Connection& db
     // A full batch resumes after its last row; a short one covered everything up to `top`.
     f.full = rows->size() == static_cast<std::size_t>(options_.batch_size);
     f.batch.reserve(rows->size());
-    for (auto& r : *rows) f.batch.push_back(FromRow(r));
+    for (auto& r : *rows) {
+        f.batch.push_back(FromRow(r));
+        f.batch.back().payload = recent_.Take(f.batch.back().id);
+    }
     return f;
 }
 

@@ -31,6 +31,7 @@
 #include "core/error.hpp"
 #include "messaging/contracts.hpp"
 #include "messaging/envelope.hpp"
+#include "messaging/recent_payloads.hpp"
 #include "storage/database.hpp"
 
 namespace acme::messaging {
@@ -105,9 +106,10 @@ class Publisher {
     // Publishes `type` with JSON `data`; `subject` is the checkout or order id.
     [[nodiscard]] Result<void> Publish(const std::string& type, const std::string& subject,
                                        const std::string& data);
-    // The same from a JSON value: checked against the schema as it is, serialized once.
+    // The same from a JSON value: checked against the schema as it is, serialized once, and
+    // kept for consumers in this process (pass a temporary or move: it is taken by value).
     [[nodiscard]] Result<void> Publish(const std::string& type, const std::string& subject,
-                                       const nlohmann::json& data);
+                                       nlohmann::json data);
     [[nodiscard]] storage::Connection& db() { return db_; }
     [[nodiscard]] const std::string& service() const { return service_; }
     [[nodiscard]] std::int64_t NowMillis() const;
@@ -157,16 +159,18 @@ class Bus {
     // `cause` (the message being handled) gives correlation and causation ids; without it the
     // subject is the correlation. Errors: the catalog contract (kFailedPrecondition,
     // kInvalidArgument) or the database.
+    // `data` is taken by value: it stays with the message (Envelope::payload) for consumers
+    // in this process.
     [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
                                        const std::string& type, const std::string& subject,
-                                       const nlohmann::json& data, const Envelope* cause);
+                                       nlohmann::json data, const Envelope* cause);
     // The same in two halves: `Prepare` checks and serializes the message on any thread,
     // outside any transaction (the contract errors above); `Publish` of the prepared message
     // stores it inside the open transaction on `db` (database errors only).
     [[nodiscard]] virtual Result<PreparedMessage> Prepare(const std::string& service,
                                                           const std::string& type,
                                                           const std::string& subject,
-                                                          const nlohmann::json& data,
+                                                          nlohmann::json data,
                                                           const Envelope* cause) = 0;
     [[nodiscard]] virtual Result<void> Publish(storage::Connection& db,
                                                const PreparedMessage& message) = 0;
@@ -181,9 +185,7 @@ class Bus {
     }
     [[nodiscard]] Result<void> Publish(storage::Connection& db, const std::string& service,
                                        const std::string& type, const std::string& subject,
-                                       const nlohmann::json& data) {
-        return Publish(db, service, type, subject, data, nullptr);
-    }
+                                       nlohmann::json data);
     // Runs `fn` in a write transaction and returns once it committed, or failed and left
     // nothing behind (`fn`'s error, or the database's). While the bus runs (after Start) the
     // writes of every thread are queued for the dispatcher, which commits them together on
@@ -256,8 +258,7 @@ class SqlLogBus final : public Bus {
     using Bus::RunUntilIdle;
     [[nodiscard]] Result<PreparedMessage> Prepare(const std::string& service,
                                                   const std::string& type,
-                                                  const std::string& subject,
-                                                  const nlohmann::json& data,
+                                                  const std::string& subject, nlohmann::json data,
                                                   const Envelope* cause) override;
     [[nodiscard]] Result<void> Publish(storage::Connection& db,
                                        const PreparedMessage& message) override;
@@ -403,6 +404,12 @@ class SqlLogBus final : public Bus {
     std::vector<PendingWrite*> to_tell_;  // committed or failed, waiting to be told
     bool teller_running_ = false;         // guarded by tell_mutex_
     std::jthread teller_;
+
+    // Payloads of the messages published lately, by message id, until every consumer of
+    // their type fetched them: a fetched message that is here reaches its handler parsed
+    // (Envelope::payload). Bounded for publishes that roll back.
+    RecentPayloads recent_{4096};
+    std::map<std::string, int> readers_;  // consumers per message type; fixed before Start
 
     std::mutex jitter_mutex_;
     std::uint64_t jitter_state_ = 0x9e3779b97f4a7c15ULL;

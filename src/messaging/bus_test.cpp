@@ -12,6 +12,8 @@
 
 #include "catalog/loader.hpp"
 #include "catalog/test_catalog.hpp"
+#include "messaging/payload.hpp"
+#include "messaging/recent_payloads.hpp"
 
 namespace acme::messaging {
 namespace {
@@ -34,6 +36,7 @@ const std::map<std::string, std::string> kCatalog = {
     {"services/b/index.mdx",
      "---\nid: b\nname: B\nversion: 1.0.0\nreceives:\n  - id: ping\n  - id: price\n  - id: stock\n"
      "sends:\n  - id: pong\n---\n"},
+    {"services/c/index.mdx", "---\nid: c\nname: C\nversion: 1.0.0\nreceives:\n  - id: ping\n---\n"},
 };
 
 class BusTest : public ::testing::Test {
@@ -77,7 +80,7 @@ Handler Record() {
             !ok) {
             return ok;
         }
-        return out.Publish("pong", e.subject, "{}");
+        return out.Publish("pong", e.subject, std::string("{}"));
     };
 }
 
@@ -101,6 +104,54 @@ TEST_F(BusTest, DeliversOnceWithEnvelopeAndCausation) {
     EXPECT_EQ(*bus.RunUntilIdle(*db_), 0u);
     EXPECT_EQ(Count("SELECT count(*) FROM seen"), 2);
     EXPECT_EQ(bus.Stats().duplicates, 2);
+}
+
+TEST(RecentPayloadsTest, KeepsAnEntryForItsReadsAndTheNewestWithinCapacity) {
+    RecentPayloads recent(2);
+    auto one = std::make_shared<const nlohmann::json>(1);
+    recent.Put("a", one, 2);
+    recent.Put("zero", one, 0);  // nobody will read it: not kept
+    EXPECT_EQ(recent.size(), 1u);
+    EXPECT_EQ(recent.Take("a"), one);
+    EXPECT_EQ(recent.Take("a"), one);
+    EXPECT_EQ(recent.Take("a"), nullptr);  // read out
+    recent.Put("b", one, 1);
+    recent.Put("c", one, 1);
+    recent.Put("d", one, 1);  // pushes out the oldest of a capacity of 2
+    EXPECT_EQ(recent.Take("b"), nullptr);
+    EXPECT_EQ(recent.Take("c"), one);
+    EXPECT_EQ(recent.Take("d"), one);
+    EXPECT_EQ(recent.size(), 0u);
+}
+
+TEST_F(BusTest, HandlersGetThePublishersPayloadUntilEveryConsumerTookIt) {
+    SqlLogBus bus = MakeBus();
+    std::vector<std::string> got;  // consumer: "parsed" or "text"
+    auto probe = [&](const std::string& who) -> Handler {
+        return [&got, who](const Envelope& e, Publisher&) -> Result<void> {
+            auto payload = ParsePayload(e);
+            if (!payload) return std::unexpected(payload.error());
+            EXPECT_EQ((*payload)->at("n").get<int>(), 7);
+            got.push_back(who + (e.payload != nullptr ? " parsed" : " text"));
+            return {};
+        };
+    };
+    ASSERT_TRUE(bus.Subscribe("b", "ping", probe("b")));
+    ASSERT_TRUE(bus.Subscribe("c", "ping", probe("c")));
+    ASSERT_TRUE(Send(bus, "a", "ping", R"({"n":7})"));
+    ASSERT_TRUE(bus.RunUntilIdle(*db_));
+    EXPECT_EQ(got, (std::vector<std::string>{"b parsed", "c parsed"}));
+    // Both consumers took it, so it is gone: redelivered, it is parsed from the log's text.
+    got.clear();
+    ASSERT_TRUE(db_->ExecuteScript("DELETE FROM bus_offsets; DELETE FROM bus_inbox_through"));
+    ASSERT_TRUE(bus.RunUntilIdle(*db_));
+    EXPECT_EQ(got, (std::vector<std::string>{"b text", "c text"}));
+    // Published by another bus (another process): only the text.
+    got.clear();
+    SqlLogBus elsewhere = MakeBus();
+    ASSERT_TRUE(Send(elsewhere, "a", "ping", R"({"n":7})"));
+    ASSERT_TRUE(bus.RunUntilIdle(*db_));
+    EXPECT_EQ(got, (std::vector<std::string>{"b text", "c text"}));
 }
 
 TEST_F(BusTest, EnforcesTheCatalogOnPublishAndSubscribe) {

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace acme::messaging {
 
@@ -18,6 +21,9 @@ struct Envelope {
     std::string traceparent;     // W3C trace context
     std::string data;            // JSON payload
     std::int64_t seq = 0;        // position in the log, once stored
+    // `data` parsed, when this process published the message recently (not stored): the
+    // consumers' handlers read it instead of parsing the text again (messaging::ParsePayload).
+    std::shared_ptr<const nlohmann::json> payload;
 
     // The structured-mode CloudEvents JSON of this envelope.
     [[nodiscard]] std::string ToCloudEventJson() const;

@@ -2,10 +2,12 @@
 // brings nlohmann/json).
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "core/error.hpp"
+#include "messaging/envelope.hpp"
 
 namespace acme::messaging {
 
@@ -14,6 +16,17 @@ namespace acme::messaging {
     nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded()) return MakeError(ErrorCode::kInvalidArgument, "payload is not json");
     return j;
+}
+
+using PayloadPtr = std::shared_ptr<const nlohmann::json>;
+
+// The payload of `e`: the publisher's own value when the bus still had it (no parsing),
+// otherwise `e.data` parsed.
+[[nodiscard]] inline Result<PayloadPtr> ParsePayload(const Envelope& e) {
+    if (e.payload) return e.payload;
+    auto j = ParsePayload(e.data);
+    if (!j) return std::unexpected(j.error());
+    return std::make_shared<const nlohmann::json>(std::move(*j));
 }
 
 }  // namespace acme::messaging

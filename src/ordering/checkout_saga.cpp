@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS ord_orders (
 
 // The payload parser shared by every service.
 Result<json> Parse(const std::string& text) { return messaging::ParsePayload(text); }
+Result<messaging::PayloadPtr> Parse(const messaging::Envelope& e) {
+    return messaging::ParsePayload(e);
+}
 
 struct Saga {
     std::string checkout_id;
@@ -55,13 +58,16 @@ struct Saga {
 
     // The start-checkout payload (validated when it was published; throws if corrupted,
     // which fails the message like any handler error).
+    // Parsed when the saga started lately (`started`, by checkout id), else from `data_text`.
     const json& Data() {
-        if (!data_) data_ = json::parse(data_text);
+        if (!data_ && started != nullptr) data_ = started->Take(checkout_id);
+        if (!data_) data_ = std::make_shared<const json>(json::parse(data_text));
         return *data_;
     }
+    messaging::RecentPayloads* started = nullptr;
 
   private:
-    std::optional<json> data_;
+    messaging::PayloadPtr data_;
 };
 
 Result<std::optional<Saga>> Load(storage::Connection& db, const std::string& id) {
@@ -144,10 +150,11 @@ Result<void> CheckoutApi::Register(messaging::Bus& bus) {
     return bus.Subscribe(
         kService, "cart-checked-out",
         [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-            auto data = Parse(e.data);
-            if (!data) return std::unexpected(data.error());
-            const Value v[] = {data->at("checkoutId").get<std::string>(),
-                               data->at("cartId").get<std::string>(), out.NowMillis()};
+            auto parsed = Parse(e);
+            if (!parsed) return std::unexpected(parsed.error());
+            const json& data = **parsed;
+            const Value v[] = {data.at("checkoutId").get<std::string>(),
+                               data.at("cartId").get<std::string>(), out.NowMillis()};
             if (auto ok = out.db().Execute(
                     "INSERT OR IGNORE INTO ord_checkouts(id, cart_id, accepted_ms) "
                     "VALUES (?,?,?)",
@@ -156,7 +163,7 @@ Result<void> CheckoutApi::Register(messaging::Bus& bus) {
                 return ok;
             }
             if (out.db().Changes() == 0) return {};
-            return out.Publish("start-checkout", e.subject, *data);  // parsed once, above
+            return out.Publish("start-checkout", e.subject, data);  // parsed once, above
         });
 }
 
@@ -191,15 +198,19 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
     const std::int64_t authorize_ms = deadlines_.authorize_ms;
     const std::int64_t create_ms = deadlines_.create_order_ms;
 
-    auto with_saga = [](const Envelope& e, Publisher& out,
-                        const std::function<Result<void>(Saga&, const json&)>& fn) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const std::string id = data->value("checkoutId", e.subject);
+    auto saga_data = saga_data_;
+    auto with_saga =
+        [saga_data](const Envelope& e, Publisher& out,
+                    const std::function<Result<void>(Saga&, const json&)>& fn) -> Result<void> {
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const std::string id = data.value("checkoutId", e.subject);
         auto saga = Load(out.db(), id);
         if (!saga) return std::unexpected(saga.error());
         if (!*saga) return {};  // not ours (e.g. a cancellation's payment-voided)
-        return fn(**saga, *data);
+        (*saga)->started = saga_data.get();
+        return fn(**saga, data);
     };
     auto reject = [](Publisher& out, Saga& s, const std::string& reason) -> Result<void> {
         s.state = "rejected";
@@ -220,9 +231,10 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
     };
 
     auto start = [=](const Envelope& e, Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const std::string id = data->at("checkoutId").get<std::string>();
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const std::string id = data.at("checkoutId").get<std::string>();
         // The first step, reserve-inventory, starts with the saga.
         // The payload as published (its text is the serialized JSON already).
         const Value v[] = {id,
@@ -239,8 +251,10 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
             return ok;
         }
         if (out.db().Changes() == 0) return {};
+        // Read by the two steps that need it: authorize-payment and create-order.
+        saga_data->Put(id, *parsed, 2);
         return out.Publish("reserve-inventory", id,
-                           json{{"checkoutId", id}, {"items", data->at("items")}});
+                           json{{"checkoutId", id}, {"items", data.at("items")}});
     };
     auto reserved = [=](const Envelope& e, Publisher& out) -> Result<void> {
         return with_saga(e, out, [&](Saga& s, const json& d) -> Result<void> {
@@ -453,10 +467,11 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
     using messaging::Envelope;
     using messaging::Publisher;
     auto create = [this](const Envelope& e, Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const std::string checkout = data->at("checkoutId").get<std::string>();
-        const std::string customer = data->at("customerId").get<std::string>();
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const std::string checkout = data.at("checkoutId").get<std::string>();
+        const std::string customer = data.at("customerId").get<std::string>();
         if (!faults_.fail_customer_prefix.empty() &&
             customer.starts_with(faults_.fail_customer_prefix)) {
             return out.Publish("order-creation-failed", e.subject,
@@ -470,11 +485,11 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
         const Value v[] = {id,
                            checkout,
                            customer,
-                           data->at("items").dump(),
-                           data->at("total").at("amount").get<std::int64_t>(),
-                           data->at("total").at("currency").get<std::string>(),
-                           data->at("reservationId").get<std::string>(),
-                           data->at("authorizationId").get<std::string>(),
+                           data.at("items").dump(),
+                           data.at("total").at("amount").get<std::int64_t>(),
+                           data.at("total").at("currency").get<std::string>(),
+                           data.at("reservationId").get<std::string>(),
+                           data.at("authorizationId").get<std::string>(),
                            out.NowMillis(),
                            out.NowMillis()};
         if (auto ok = out.db().Execute(
@@ -485,7 +500,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
             !ok) {
             return ok;
         }
-        json created = *data;
+        json created = data;
         created.erase("cartId");
         created["orderId"] = id;
         return out.Publish("order-created", id, created);
@@ -502,9 +517,10 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
     // A cancellation is a request until the warehouse confirms it (shipment-cancelled): the
     // order keeps its status meanwhile, and ships if the parcel had already left.
     auto cancel = [](const Envelope& e, Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const std::string id = data->at("orderId").get<std::string>();
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const std::string id = data.at("orderId").get<std::string>();
         auto order = Get(out.db(), id);
         if (!order)
             return order.error().code == ErrorCode::kNotFound ? Result<void>()
@@ -529,29 +545,32 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
                                 {"checkoutId", order->checkout_id},
                                 {"reservationId", ids->front().Text(0)},
                                 {"authorizationId", ids->front().Text(1)},
-                                {"reason", data->value("reason", "cancelled")}});
+                                {"reason", data.value("reason", "cancelled")}});
     };
     auto stopped = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        auto changed = set_status(out, data->at("orderId").get<std::string>(), "cancelled",
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        auto changed = set_status(out, data.at("orderId").get<std::string>(), "cancelled",
                                   "'created','picked','packed'");
         if (!changed) return std::unexpected(changed.error());
         return {};
     };
     auto progress = [set_status](const char* status, const char* from) {
         return [=](const Envelope& e, Publisher& out) -> Result<void> {
-            auto data = Parse(e.data);
-            if (!data) return std::unexpected(data.error());
-            auto changed = set_status(out, data->at("orderId").get<std::string>(), status, from);
+            auto parsed = Parse(e);
+            if (!parsed) return std::unexpected(parsed.error());
+            const json& data = **parsed;
+            auto changed = set_status(out, data.at("orderId").get<std::string>(), status, from);
             if (!changed) return std::unexpected(changed.error());
             return {};
         };
     };
     auto captured = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const std::string id = data->at("orderId").get<std::string>();
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const std::string id = data.at("orderId").get<std::string>();
         auto changed = set_status(out, id, "completed", "'shipped'");
         if (!changed) return std::unexpected(changed.error());
         if (!*changed) {
@@ -574,9 +593,10 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
     };
     // A return: the completed order becomes `returned` (once) and its capture is refunded.
     auto returned = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const std::string id = data->at("orderId").get<std::string>();
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const std::string id = data.at("orderId").get<std::string>();
         auto changed = set_status(out, id, "returned", "'completed'");
         if (!changed) return std::unexpected(changed.error());
         if (!*changed) return {};  // returned before, or not completed: nothing to refund
@@ -587,13 +607,14 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
             json{{"orderId", id},
                  {"checkoutId", order->checkout_id},
                  {"amount", {{"amount", order->total}, {"currency", order->currency}}},
-                 {"reason", data->value("reason", "returned")}});
+                 {"reason", data.value("reason", "returned")}});
     };
     auto refunded = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
         auto changed =
-            set_status(out, data->at("orderId").get<std::string>(), "refunded", "'returned'");
+            set_status(out, data.at("orderId").get<std::string>(), "refunded", "'returned'");
         if (!changed) return std::unexpected(changed.error());
         return {};
     };

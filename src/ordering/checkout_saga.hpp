@@ -14,6 +14,7 @@
 
 #include "core/error.hpp"
 #include "messaging/bus.hpp"
+#include "messaging/recent_payloads.hpp"
 #include "saga/saga_definition.hpp"
 #include "storage/database.hpp"
 
@@ -57,6 +58,11 @@ class CheckoutOrchestrator {
 
   private:
     SagaDeadlines deadlines_;
+    // The start-checkout payloads of sagas started lately, by checkout id: the steps that
+    // need them (authorize, create the order) read them here instead of parsing the stored
+    // text again.
+    std::shared_ptr<messaging::RecentPayloads> saga_data_ =
+        std::make_shared<messaging::RecentPayloads>(4096);
 };
 
 struct OrderFaults {

@@ -37,7 +37,9 @@ CREATE INDEX IF NOT EXISTS pay_refunds_requested ON pay_refunds(status, next_at)
 )sql";
 
 // The payload parser shared by every service.
-Result<json> Parse(const std::string& text) { return messaging::ParsePayload(text); }
+Result<messaging::PayloadPtr> Parse(const messaging::Envelope& e) {
+    return messaging::ParsePayload(e);
+}
 
 // Voids an authorization that is still authorized (a no-op for anything else, so a
 // redelivered void is harmless) and answers payment-voided with `reply`.
@@ -296,12 +298,13 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
     // The request is recorded in the handler's transaction; the gateway is called by the
     // worker below, outside any transaction, so its latency never holds the write lock.
     auto authorize = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const Value v[] = {data->at("checkoutId").get<std::string>(),
-                           data->at("amount").at("amount").get<std::int64_t>(),
-                           data->at("amount").at("currency").get<std::string>(),
-                           data->at("paymentToken").get<std::string>(),
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const Value v[] = {data.at("checkoutId").get<std::string>(),
+                           data.at("amount").at("amount").get<std::int64_t>(),
+                           data.at("amount").at("currency").get<std::string>(),
+                           data.at("paymentToken").get<std::string>(),
                            out.NowMillis(),
                            out.NowMillis(),
                            e.id,
@@ -314,18 +317,20 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
     };
     auto void_payment = [](const messaging::Envelope& e,
                            messaging::Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
         json reply = json::object();
-        if (data->contains("checkoutId")) reply["checkoutId"] = data->at("checkoutId");
-        return VoidAuthorization(out, e.subject, data->at("authorizationId").get<std::string>(),
+        if (data.contains("checkoutId")) reply["checkoutId"] = data.at("checkoutId");
+        return VoidAuthorization(out, e.subject, data.at("authorizationId").get<std::string>(),
                                  std::move(reply));
     };
     auto capture = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const std::string auth = data->at("authorizationId").get<std::string>();
-        const std::string order = data->at("orderId").get<std::string>();
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const std::string auth = data.at("authorizationId").get<std::string>();
+        const std::string order = data.at("orderId").get<std::string>();
         const Value v[] = {order, out.NowMillis(), auth};
         if (auto ok = out.db().Execute(
                 "UPDATE pay_payments SET status = 'captured', order_id = ?, updated_ms = ? WHERE "
@@ -340,23 +345,25 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
         }
         return out.Publish(
             "payment-captured", e.subject,
-            json{{"orderId", order}, {"authorizationId", auth}, {"amount", data->at("amount")}});
+            json{{"orderId", order}, {"authorizationId", auth}, {"amount", data.at("amount")}});
     };
     auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        return VoidAuthorization(out, e.subject, data->at("authorizationId").get<std::string>(),
-                                 json{{"orderId", data->at("orderId")}});
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        return VoidAuthorization(out, e.subject, data.at("authorizationId").get<std::string>(),
+                                 json{{"orderId", data.at("orderId")}});
     };
     // A refund is recorded here and sent to the gateway by the worker. Only a captured
     // payment is refunded, at most the captured amount; anything else is an error (retried,
     // then dead-lettered with the reason).
     auto refund = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto data = Parse(e.data);
-        if (!data) return std::unexpected(data.error());
-        const std::string order = data->at("orderId").get<std::string>();
-        const std::string checkout = data->at("checkoutId").get<std::string>();
-        const std::int64_t amount = data->at("amount").at("amount").get<std::int64_t>();
+        auto parsed = Parse(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        const json& data = **parsed;
+        const std::string order = data.at("orderId").get<std::string>();
+        const std::string checkout = data.at("checkoutId").get<std::string>();
+        const std::int64_t amount = data.at("amount").at("amount").get<std::int64_t>();
         const Value k[] = {checkout};
         auto paid = out.db().Query(
             "SELECT authorization_id, amount, currency, status FROM pay_payments WHERE "
