@@ -334,10 +334,10 @@ HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
     if (std::regex_match(path, m, kOrder)) {
         if (r.method != "GET") return method_not_allowed();
         // The storefront's get-order query, answered by the Order Service through the bus.
-        auto answer = system_.bus().Ask(db, "storefront", "get-order",
-                                        json{{"orderId", std::string(m[1])}}.dump());
+        auto answer =
+            system_.bus().Ask(db, "storefront", "get-order", json{{"orderId", std::string(m[1])}});
         if (!answer) return FromError(answer.error());
-        const json o = json::parse(*answer, nullptr, false);
+        const json& o = *answer;
         return Json(
             200, OrderJson({o.value("id", ""), o.value("checkoutId", ""), o.value("customerId", ""),
                             o.value("status", ""), o.contains("items") ? o["items"].dump() : "[]",

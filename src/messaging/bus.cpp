@@ -373,9 +373,9 @@ Result<void> SqlLogBus::Answer(const std::string& service, const std::string& ty
     return {};
 }
 
-Result<std::string> SqlLogBus::Ask(storage::Connection& db, const std::string& service,
-                                   const std::string& type, const std::string& data) {
-    if (auto ok = contracts_.CheckSend(service, type, data); !ok) {
+Result<nlohmann::json> SqlLogBus::Ask(storage::Connection& db, const std::string& service,
+                                      const std::string& type, const nlohmann::json& request) {
+    if (auto ok = contracts_.CheckSend(service, type, request); !ok) {
         if (options_.strict_contracts) throw ContractViolation(ok.error().message);
         return std::unexpected(ok.error());
     }
@@ -383,7 +383,7 @@ Result<std::string> SqlLogBus::Ask(storage::Connection& db, const std::string& s
     if (it == answers_.end()) {
         return MakeError(ErrorCode::kNotFound, "no service answers query '" + type + "'");
     }
-    return it->second(db, data);
+    return it->second(db, request);
 }
 
 void SqlLogBus::AddWorker(std::int64_t period_ms, Worker worker) {

@@ -122,9 +122,10 @@ class Publisher {
 };
 
 using Handler = std::function<Result<void>(const Envelope&, Publisher&)>;
-// Answers a query: JSON request in, JSON answer out, reading through `db`.
+// Answers a query: JSON request in, JSON answer out, reading through `db`. Values, not text:
+// a query is answered in process, so nothing is serialized or parsed on the way.
 using QueryHandler =
-    std::function<Result<std::string>(storage::Connection& db, const std::string&)>;
+    std::function<Result<nlohmann::json>(storage::Connection& db, const nlohmann::json& request)>;
 using Ticker = std::function<Result<void>(Publisher&)>;
 // A unit of writes (a command from outside, a worker's results) run by `Bus::Write`.
 using WriteFn = std::function<Result<void>(storage::Connection&)>;
@@ -214,10 +215,10 @@ class Bus {
     // against the catalog like any message, and returns the answer (kNotFound: no answerer).
     [[nodiscard]] virtual Result<void> Answer(const std::string& service, const std::string& type,
                                               QueryHandler handler) = 0;
-    [[nodiscard]] virtual Result<std::string> Ask(storage::Connection& db,
-                                                  const std::string& service,
-                                                  const std::string& type,
-                                                  const std::string& data) = 0;
+    [[nodiscard]] virtual Result<nlohmann::json> Ask(storage::Connection& db,
+                                                     const std::string& service,
+                                                     const std::string& type,
+                                                     const nlohmann::json& request) = 0;
     // Handles everything pending on this thread until nothing is left (tests); returns the
     // number of messages whose handler ran (duplicates excluded).
     [[nodiscard]] virtual Result<std::size_t> RunUntilIdle(storage::Connection& db,
@@ -271,9 +272,9 @@ class SqlLogBus final : public Bus {
     void AddWorker(std::int64_t period_ms, Worker worker) override;
     [[nodiscard]] Result<void> Answer(const std::string& service, const std::string& type,
                                       QueryHandler handler) override;
-    [[nodiscard]] Result<std::string> Ask(storage::Connection& db, const std::string& service,
-                                          const std::string& type,
-                                          const std::string& data) override;
+    [[nodiscard]] Result<nlohmann::json> Ask(storage::Connection& db, const std::string& service,
+                                             const std::string& type,
+                                             const nlohmann::json& request) override;
 
     [[nodiscard]] Result<std::size_t> RunUntilIdle(storage::Connection& db,
                                                    int max_rounds) override;

@@ -172,24 +172,24 @@ TEST_F(BusTest, EnforcesTheCatalogOnPublishAndSubscribe) {
 
 TEST_F(BusTest, QueriesAreAnsweredInProcessUnderTheSameContracts) {
     SqlLogBus bus = MakeBus();
-    ASSERT_TRUE(bus.Answer("b", "price", [](storage::Connection&, const std::string& q) {
-        return Result<std::string>(q.find("SKU-1") != std::string::npos ? R"({"price":100})"
-                                                                        : R"({"price":0})");
+    ASSERT_TRUE(bus.Answer("b", "price", [](storage::Connection&, const nlohmann::json& q) {
+        return Result<nlohmann::json>(
+            nlohmann::json{{"price", q.value("sku", "") == "SKU-1" ? 100 : 0}});
     }));
     auto not_receiver = bus.Answer("a", "price", nullptr);
     ASSERT_FALSE(not_receiver.has_value());
     EXPECT_EQ(not_receiver.error().code, ErrorCode::kFailedPrecondition);
 
-    auto answer = bus.Ask(*db_, "a", "price", R"({"sku":"SKU-1"})");
+    auto answer = bus.Ask(*db_, "a", "price", nlohmann::json{{"sku", "SKU-1"}});
     ASSERT_TRUE(answer.has_value()) << answer.error().message;
-    EXPECT_EQ(*answer, R"({"price":100})");
-    auto undeclared = bus.Ask(*db_, "b", "price", R"({"sku":"SKU-1"})");
+    EXPECT_EQ(answer->dump(), R"({"price":100})");
+    auto undeclared = bus.Ask(*db_, "b", "price", nlohmann::json{{"sku", "SKU-1"}});
     ASSERT_FALSE(undeclared.has_value());
     EXPECT_EQ(undeclared.error().code, ErrorCode::kFailedPrecondition);
-    auto invalid = bus.Ask(*db_, "a", "price", R"({"item":"SKU-1"})");
+    auto invalid = bus.Ask(*db_, "a", "price", nlohmann::json{{"item", "SKU-1"}});
     ASSERT_FALSE(invalid.has_value());
     EXPECT_EQ(invalid.error().code, ErrorCode::kInvalidArgument);
-    auto unanswered = bus.Ask(*db_, "a", "stock", "{}");
+    auto unanswered = bus.Ask(*db_, "a", "stock", nlohmann::json::object());
     ASSERT_FALSE(unanswered.has_value());
     EXPECT_EQ(unanswered.error().code, ErrorCode::kNotFound);
     EXPECT_EQ(Count("SELECT count(*) FROM bus_log"), 0);  // queries are not logged

@@ -41,7 +41,6 @@ CREATE TABLE IF NOT EXISTS ord_orders (
 )sql";
 
 // The payload parser shared by every service.
-Result<json> Parse(const std::string& text) { return messaging::ParsePayload(text); }
 Result<messaging::PayloadPtr> Parse(const messaging::Envelope& e) {
     return messaging::ParsePayload(e);
 }
@@ -632,22 +631,18 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
         if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
     }
     // The get-order query: {orderId} -> the order.
-    return bus.Answer(
-        kService, "get-order",
-        [](storage::Connection& db, const std::string& request) -> Result<std::string> {
-            auto req = Parse(request);
-            if (!req) return std::unexpected(req.error());
-            auto o = Get(db, req->at("orderId").get<std::string>());
-            if (!o) return std::unexpected(o.error());
-            return json{{"id", o->id},
-                        {"checkoutId", o->checkout_id},
-                        {"customerId", o->customer_id},
-                        {"status", o->status},
-                        {"items", json::parse(o->items_json, nullptr, false)},
-                        {"total", o->total},
-                        {"currency", o->currency}}
-                .dump();
-        });
+    return bus.Answer(kService, "get-order",
+                      [](storage::Connection& db, const json& req) -> Result<json> {
+                          auto o = Get(db, req.at("orderId").get<std::string>());
+                          if (!o) return std::unexpected(o.error());
+                          return json{{"id", o->id},
+                                      {"checkoutId", o->checkout_id},
+                                      {"customerId", o->customer_id},
+                                      {"status", o->status},
+                                      {"items", json::parse(o->items_json, nullptr, false)},
+                                      {"total", o->total},
+                                      {"currency", o->currency}};
+                      });
 }
 
 }  // namespace acme::ordering

@@ -143,13 +143,12 @@ Result<Cart> CartService::Get(storage::Connection& db, const std::string& cart_i
             {"customerId", cart.customer_id},
             {"items", priced},
             {"subtotal", {{"amount", cart.subtotal}, {"currency", cart.currency}}}};
-        auto answer = bus_.Ask(db, kService, "calculate-discount", request.dump());
+        auto answer = bus_.Ask(db, kService, "calculate-discount", request);
         if (!answer) return std::unexpected(answer.error());
-        const auto parsed = nlohmann::json::parse(*answer, nullptr, false);
-        if (parsed.is_discarded() || !parsed.contains("discount")) {
-            return MakeError(ErrorCode::kInternal, "calculate-discount answered " + *answer);
+        if (!answer->is_object() || !answer->contains("discount")) {
+            return MakeError(ErrorCode::kInternal, "calculate-discount answered " + answer->dump());
         }
-        cart.discount = parsed["discount"].value("amount", std::int64_t{0});
+        cart.discount = (*answer)["discount"].value("amount", std::int64_t{0});
     }
     cart.total = cart.subtotal - cart.discount;
     return cart;

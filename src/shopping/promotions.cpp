@@ -13,21 +13,16 @@ std::int64_t CalculateDiscount(const std::vector<PricedItem>& items) {
 Result<void> PromotionsService::Register(messaging::Bus& bus) {
     return bus.Answer(
         kService, "calculate-discount",
-        [](storage::Connection&, const std::string& request) -> Result<std::string> {
-            const auto req = nlohmann::json::parse(request, nullptr, false);
-            if (req.is_discarded()) {
-                return MakeError(ErrorCode::kInvalidArgument, "request is not json");
-            }
+        [](storage::Connection&, const nlohmann::json& req) -> Result<nlohmann::json> {
             std::vector<PricedItem> items;
             for (const auto& i : req.at("items")) {
                 items.push_back({i.at("sku").get<std::string>(),
                                  i.at("quantity").get<std::int64_t>(),
                                  i.at("unitPrice").at("amount").get<std::int64_t>()});
             }
-            const nlohmann::json answer = {{"discount",
-                                            {{"amount", CalculateDiscount(items)},
-                                             {"currency", req.at("subtotal").at("currency")}}}};
-            return answer.dump();
+            return nlohmann::json{{"discount",
+                                   {{"amount", CalculateDiscount(items)},
+                                    {"currency", req.at("subtotal").at("currency")}}}};
         });
 }
 
