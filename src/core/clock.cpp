@@ -1,7 +1,6 @@
 #include "core/clock.hpp"
 
 #include <chrono>
-#include <cstdio>
 #include <ctime>
 
 namespace acme {
@@ -12,14 +11,26 @@ std::int64_t SystemClock::NowMillis() const {
 }
 
 std::string FormatTime(std::int64_t millis) {
-    const std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+    // Floor division: times before 1970 keep a millisecond part in [0, 999].
+    const std::int64_t ms = ((millis % 1000) + 1000) % 1000;
+    const std::time_t seconds = static_cast<std::time_t>((millis - ms) / 1000);
     std::tm tm{};
     gmtime_r(&seconds, &tm);
-    char buffer[96];
-    std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(millis % 1000));
-    return buffer;
+    // Every published message is stamped: digits by hand, no printf.
+    std::string out = "0000-00-00T00:00:00.000Z";
+    auto put = [&](std::size_t at, std::int64_t value, std::size_t width) {
+        for (std::size_t i = width; i-- > 0; value /= 10) {
+            out[at + i] = static_cast<char>('0' + value % 10);
+        }
+    };
+    put(0, tm.tm_year + 1900, 4);
+    put(5, tm.tm_mon + 1, 2);
+    put(8, tm.tm_mday, 2);
+    put(11, tm.tm_hour, 2);
+    put(14, tm.tm_min, 2);
+    put(17, tm.tm_sec, 2);
+    put(20, ms, 3);
+    return out;
 }
 
 IdGenerator::IdGenerator(const Clock& clock, std::uint64_t seed) : clock_(clock), rng_(seed) {}

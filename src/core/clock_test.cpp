@@ -10,6 +10,8 @@ namespace {
 TEST(ClockTest, FormatsRfc3339) {
     EXPECT_EQ(FormatTime(0), "1970-01-01T00:00:00.000Z");
     EXPECT_EQ(FormatTime(1'764'075'600'123), "2025-11-25T13:00:00.123Z");
+    EXPECT_EQ(FormatTime(-1), "1969-12-31T23:59:59.999Z");
+    EXPECT_EQ(FormatTime(951'782'400'007), "2000-02-29T00:00:00.007Z");
 }
 
 TEST(IdGeneratorTest, UuidV7IsWellFormedUniqueAndTimeOrdered) {
