@@ -76,7 +76,8 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
 
 Result<void> System::Start() {
     if (options_.background_checkpoint && !checkpointer_) {
-        auto c = storage::StartWalCheckpointer(DatabasePath(), DatabaseOptions());
+        auto c = storage::StartWalCheckpointer(DatabasePath(), DatabaseOptions(),
+                                               options_.bus.dispatcher_nice);
         if (!c) return std::unexpected(c.error());
         checkpointer_ = std::move(*c);
     }

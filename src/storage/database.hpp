@@ -99,8 +99,11 @@ class WalCheckpointer {
     [[nodiscard]] virtual Stats stats() const = 0;
 };
 
+// `locked_nice`: the scheduling priority (nice) the thread takes while it holds the writer
+// mutex, the writer's own (so the writer does not wait for it behind threads the writer
+// outranks); 0 leaves it as it is, and without CAP_SYS_NICE a raise is not allowed.
 [[nodiscard]] Result<std::unique_ptr<WalCheckpointer>> StartWalCheckpointer(
-    const std::filesystem::path& path, const SqliteOptions& options);
+    const std::filesystem::path& path, const SqliteOptions& options, int locked_nice = 0);
 
 // Runs `fn` inside a transaction: commits when it returns a value, rolls back on an error
 // or an exception (which is rethrown), so the write lock is never left held.

@@ -235,6 +235,32 @@ TEST_F(SqliteTest, WalFramesSpilledByARolledBackOrRewrittenTransactionStayConsis
     EXPECT_EQ(RowsAfterCrash(path_, "c"), 360);
 }
 
+TEST_F(SqliteTest, WalStartsOverWhileAWriterCommitsBackToBack) {
+    // The checkpointer copies without the writer mutex, then takes it for the last frames;
+    // the writer, looping from one transaction to the next, lets it go first. So the WAL
+    // starts over while the writer goes on, instead of growing with everything written.
+    db_.reset();
+    const SqliteOptions options{.autocheckpoint_pages = 100};
+    auto checkpointer = StartWalCheckpointer(path_, options);
+    ASSERT_TRUE(checkpointer.has_value()) << checkpointer.error().message;
+    auto writer = OpenSqlite(path_, options);
+    ASSERT_TRUE(writer.has_value());
+    constexpr int kTransactions = 600;
+    const WalWriteStats before = GetWalWriteStats();
+    std::thread([&] {
+        for (int i = 0; i < kTransactions; ++i) {
+            EXPECT_TRUE(InTransaction(**writer, [&] { return InsertRows(**writer, i * 10, 10); }));
+        }
+    }).join();
+    // SQLite writes a frame as two calls: a 24-byte header and a 4 KiB page.
+    const std::int64_t written = (GetWalWriteStats().writes - before.writes) / 2 * 4120;
+    EXPECT_GE((*checkpointer)->stats().checkpoints, 2);
+    EXPECT_LT(static_cast<std::int64_t>(std::filesystem::file_size(path_.string() + "-wal")),
+              written * 3 / 4)
+        << "the WAL did not start over";
+    EXPECT_EQ(RowsAfterCrash(path_, "restarts"), kTransactions * 10);
+}
+
 TEST_F(SqliteTest, WalCheckpointerTakesTheCheckpointOffTheCommittingThread) {
     db_.reset();
     const SqliteOptions options{.autocheckpoint_pages = 100};

@@ -2,6 +2,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -10,6 +12,8 @@
 #include <unordered_map>
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "storage/database.hpp"
 #include "storage/sqlite_wal_vfs.hpp"
@@ -47,6 +51,10 @@ namespace {
 // A commit that leaves the WAL this many times `autocheckpoint_pages` long checkpoints it on
 // the spot even while a WalCheckpointer runs: a backstop should that thread fall behind.
 constexpr int kBackstopFactor = 16;
+// The WalCheckpointer copies without holding up the writer until at most this many frames
+// are left (or after this many passes), then copies the rest holding the writer mutex.
+constexpr int kLockedFrames = 128;
+constexpr int kUnlockedPasses = 4;
 
 // What the process's connections to one database file share.
 struct FileState {
@@ -61,6 +69,11 @@ struct FileState {
     bool checkpointer = false;
     bool due = false;
     bool stopping = false;
+    // Set while the WalCheckpointer waits for `writer`: a transaction about to begin lets it
+    // go first. A released std::mutex goes to whichever thread asks first, and the writer,
+    // looping from one transaction to the next, would otherwise win it for hundreds of
+    // milliseconds while the WAL grows.
+    std::atomic<bool> checkpoint_waiting{false};
 };
 
 FileState& StateFor(const std::string& path) {
@@ -145,6 +158,9 @@ class SqliteConnection final : public Connection {
             auto ok = Execute("SAVEPOINT acme_nested", {});
             if (ok) ++depth_;
             return ok;
+        }
+        while (file_.checkpoint_waiting.load(std::memory_order_acquire)) {
+            file_.checkpoint_waiting.wait(true, std::memory_order_acquire);
         }
         writer_.lock();
         in_transaction_ = true;
@@ -323,8 +339,10 @@ namespace {
 
 class SqliteWalCheckpointer final : public WalCheckpointer {
   public:
-    explicit SqliteWalCheckpointer(std::unique_ptr<Connection> conn)
-        : conn_(std::move(conn)), file_(static_cast<SqliteConnection*>(conn_.get())->file()) {
+    SqliteWalCheckpointer(std::unique_ptr<Connection> conn, int locked_nice)
+        : conn_(std::move(conn)),
+          file_(static_cast<SqliteConnection*>(conn_.get())->file()),
+          locked_nice_(locked_nice) {
         {
             std::lock_guard lock(file_.checkpoint_mutex);
             file_.checkpointer = true;
@@ -362,15 +380,31 @@ class SqliteWalCheckpointer final : public WalCheckpointer {
             }
             int frames = 0, backfilled = 0;
             // PASSIVE: copies what no reader still needs, without waiting for anyone, while
-            // the writer goes on appending. Then the rest, between two of the writer's
-            // transactions: a WAL copied in full starts over at the next write instead of
-            // growing (the writer waits for those few pages, not for the whole copy).
-            (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                            nullptr);
-            {
-                std::lock_guard writer(file_.writer);
+            // the writer goes on appending; again while that left many frames behind. Then
+            // the rest, between two of the writer's transactions: a WAL copied in full starts
+            // over at the next write instead of growing. The writer waits for those few
+            // frames (and the checkpoint's two fsyncs), not for the whole copy.
+            for (int pass = 0; pass < kUnlockedPasses; ++pass) {
                 (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
                                                 &backfilled);
+                if (frames - backfilled <= kLockedFrames) break;
+            }
+            {
+                // Linux: nice is per thread. Raised only for the locked pass (the copying
+                // before it must not crowd out the threads serving requests).
+                const auto tid = static_cast<id_t>(gettid());
+                errno = 0;
+                const int own = getpriority(PRIO_PROCESS, tid);
+                const bool raise = errno == 0 && locked_nice_ != 0 && locked_nice_ < own;
+                if (raise) (void)setpriority(PRIO_PROCESS, tid, locked_nice_);
+                file_.checkpoint_waiting.store(true, std::memory_order_release);
+                std::unique_lock writer(file_.writer);
+                file_.checkpoint_waiting.store(false, std::memory_order_release);
+                file_.checkpoint_waiting.notify_all();
+                (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                                &backfilled);
+                writer.unlock();
+                if (raise) (void)setpriority(PRIO_PROCESS, tid, own);
             }
             {
                 std::lock_guard lock(mutex_);
@@ -386,6 +420,7 @@ class SqliteWalCheckpointer final : public WalCheckpointer {
 
     std::unique_ptr<Connection> conn_;
     FileState& file_;
+    const int locked_nice_;
     mutable std::mutex mutex_;
     Stats stats_;
     std::jthread thread_;
@@ -394,11 +429,12 @@ class SqliteWalCheckpointer final : public WalCheckpointer {
 }  // namespace
 
 Result<std::unique_ptr<WalCheckpointer>> StartWalCheckpointer(const std::filesystem::path& path,
-                                                              const SqliteOptions& options) {
+                                                              const SqliteOptions& options,
+                                                              int locked_nice) {
     auto conn = OpenSqlite(path, options);
     if (!conn) return std::unexpected(conn.error());
     return std::unique_ptr<WalCheckpointer>(
-        std::make_unique<SqliteWalCheckpointer>(std::move(*conn)));
+        std::make_unique<SqliteWalCheckpointer>(std::move(*conn), locked_nice));
 }
 
 }  // namespace acme::storage
