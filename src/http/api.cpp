@@ -8,6 +8,7 @@
 #include "fulfilment/inventory.hpp"
 #include "ordering/checkout_saga.hpp"
 #include "shopping/cart.hpp"
+#include "storage/database.hpp"
 
 namespace acme::http {
 
@@ -400,6 +401,12 @@ HttpResponse Api::Metrics(storage::Connection& db) {
         "\n# HELP acme_wal_checkpoints_total Background WAL checkpoints run.\n"
         "# TYPE acme_wal_checkpoints_total counter\nacme_wal_checkpoints_total " +
         std::to_string(wal.checkpoints) +
+        "\n# HELP acme_wal_writes_total WAL writes SQLite made (a frame is two: header, page).\n"
+        "# TYPE acme_wal_writes_total counter\nacme_wal_writes_total " +
+        std::to_string(storage::GetWalWriteStats().writes) +
+        "\n# HELP acme_wal_write_calls_total System calls that carried them (gathered per "
+        "transaction).\n# TYPE acme_wal_write_calls_total counter\nacme_wal_write_calls_total " +
+        std::to_string(storage::GetWalWriteStats().flushes) +
         "\n# HELP acme_dispatcher_nice Scheduling priority (nice) of the bus's one writer.\n"
         "# TYPE acme_dispatcher_nice gauge\nacme_dispatcher_nice " +
         std::to_string(system_.bus().Stats().dispatcher_nice) + "\n";

@@ -238,6 +238,13 @@ TEST_F(HttpApiTest, EveryDocumentedRouteAndStatusIsServed) {
     EXPECT_NE(metrics.body.find("acme_checkouts_total{outcome=\"completed\"}"), std::string::npos);
     EXPECT_NE(metrics.body.find("acme_saga_step_seconds_count{step=\"authorize-payment\"}"),
               std::string::npos);
+    auto counter = [&](const std::string& name) -> double {
+        const auto at = metrics.body.find("\n" + name + " ");
+        return at == std::string::npos ? -1 : std::stod(metrics.body.substr(at + name.size() + 2));
+    };
+    // The WAL writes of this test's transactions, gathered: fewer system calls than writes.
+    EXPECT_GT(counter("acme_wal_write_calls_total"), 0);
+    EXPECT_LT(counter("acme_wal_write_calls_total"), counter("acme_wal_writes_total"));
     for (const auto& d : Documented()) {
         EXPECT_TRUE(seen.contains(d)) << "documented but not exercised: " << std::get<0>(d) << " "
                                       << std::get<1>(d) << " " << std::get<2>(d);
