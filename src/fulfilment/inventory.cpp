@@ -32,11 +32,8 @@ std::map<std::string, std::int64_t> Quantities(const json& items) {
     return out;
 }
 
-// The payload parser shared by every service.
-Result<json> Parse(const std::string& text) { return messaging::ParsePayload(text); }
-Result<messaging::PayloadPtr> Parse(const messaging::Envelope& e) {
-    return messaging::ParsePayload(e);
-}
+// The payload parser shared by every service (the publisher's value when it has it).
+using messaging::ParsePayload;
 
 // Releases a held reservation (by id or checkout); returns its checkout id, publishing
 // inventory-released either way so a compensation can always finish.
@@ -49,7 +46,7 @@ Result<void> Release(messaging::Publisher& out, const std::string& reservation_i
     if (!rows) return std::unexpected(rows.error());
     std::string checkout = checkout_id;
     if (!rows->empty() && rows->front().Text(0) == "held") {
-        auto items = Parse(rows->front().Text(1));
+        auto items = ParsePayload(rows->front().Text(1));
         if (!items) return std::unexpected(items.error());
         for (const auto& [sku, qty] : Quantities(*items)) {
             const Value v[] = {qty, sku};
@@ -104,7 +101,7 @@ Result<std::vector<StockLevel>> InventoryService::Stock(storage::Connection& db)
 
 Result<void> InventoryService::Register(messaging::Bus& bus) {
     auto reserve = [this](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const std::string checkout = data.at("checkoutId").get<std::string>();
@@ -150,21 +147,21 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
             json{{"checkoutId", checkout}, {"reservationId", id}, {"items", data.at("items")}});
     };
     auto release = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         return Release(out, data.at("reservationId").get<std::string>(),
                        data.value("checkoutId", ""), e.subject);
     };
     auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         return Release(out, data.at("reservationId").get<std::string>(),
                        data.value("checkoutId", ""), e.subject);
     };
     auto completed = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         auto& db = out.db();
@@ -172,7 +169,7 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
         auto rows = db.Query("SELECT status, items FROM inv_reservations WHERE id = ?", key);
         if (!rows) return std::unexpected(rows.error());
         if (rows->empty() || rows->front().Text(0) != "held") return {};
-        auto items = Parse(rows->front().Text(1));
+        auto items = ParsePayload(rows->front().Text(1));
         if (!items) return std::unexpected(items.error());
         for (const auto& [sku, qty] : Quantities(*items)) {
             const Value v[] = {qty, qty, sku};

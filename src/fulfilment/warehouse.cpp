@@ -18,10 +18,8 @@ CREATE TABLE IF NOT EXISTS wh_shipments (
 ) WITHOUT ROWID;
 )sql";
 
-// The payload parser shared by every service.
-Result<messaging::PayloadPtr> Parse(const messaging::Envelope& e) {
-    return messaging::ParsePayload(e);
-}
+// The payload parser shared by every service (the publisher's value when it has it).
+using messaging::ParsePayload;
 
 }  // namespace
 
@@ -31,7 +29,7 @@ Result<void> WarehouseService::Migrate(storage::Connection& db) {
 
 Result<void> WarehouseService::Register(messaging::Bus& bus) {
     auto created = [this](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const Value v[] = {data.at("orderId").get<std::string>(),
@@ -45,7 +43,7 @@ Result<void> WarehouseService::Register(messaging::Bus& bus) {
     };
     // The warehouse decides a cancellation: only it knows whether the parcel has left.
     auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const std::string order = data.at("orderId").get<std::string>();

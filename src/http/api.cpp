@@ -394,6 +394,7 @@ HttpResponse Api::Metrics(storage::Connection& db) {
         "# TYPE acme_outbox_lag_messages gauge\n";
     out += "acme_outbox_lag_messages " + std::to_string(system_.bus().Backlog()) + "\n";
     const auto wal = system_.CheckpointStats();
+    const auto wal_writes = storage::GetWalWriteStats();
     out +=
         "# HELP acme_wal_frames Frames in the SQLite WAL at the last background checkpoint.\n"
         "# TYPE acme_wal_frames gauge\nacme_wal_frames " +
@@ -403,10 +404,10 @@ HttpResponse Api::Metrics(storage::Connection& db) {
         std::to_string(wal.checkpoints) +
         "\n# HELP acme_wal_writes_total WAL writes SQLite made (a frame is two: header, page).\n"
         "# TYPE acme_wal_writes_total counter\nacme_wal_writes_total " +
-        std::to_string(storage::GetWalWriteStats().writes) +
+        std::to_string(wal_writes.writes) +
         "\n# HELP acme_wal_write_calls_total System calls that carried them (gathered per "
         "transaction).\n# TYPE acme_wal_write_calls_total counter\nacme_wal_write_calls_total " +
-        std::to_string(storage::GetWalWriteStats().flushes) +
+        std::to_string(wal_writes.flushes) +
         "\n# HELP acme_dispatcher_nice Scheduling priority (nice) of the bus's one writer.\n"
         "# TYPE acme_dispatcher_nice gauge\nacme_dispatcher_nice " +
         std::to_string(system_.bus().Stats().dispatcher_nice) + "\n";

@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS bus_dead_letters (
 );
 )sql";
 
+// A round's message budget, in batches (see ProcessRound).
+constexpr std::size_t kRoundBatches = 4;
+
 constexpr const char* kColumns =
     "seq, id, type, source, subject, dataschema, correlation_id, causation_id, traceparent, data, "
     "time";
@@ -620,7 +623,9 @@ Result<std::size_t> SqlLogBus::ProcessRound(storage::Connection& db) {
     Error error{ErrorCode::kInternal, {}};
     std::size_t total = 0;
     std::int64_t top = -1;
-    const std::size_t budget = static_cast<std::size_t>(options_.batch_size) * 4;
+    // No further pass once a round has handled this many messages: the writes queued
+    // meanwhile (checkouts waiting for their 202) are not held back behind a long round.
+    const std::size_t budget = static_cast<std::size_t>(options_.batch_size) * kRoundBatches;
     try {
         for (int pass = 0; !failed && pass < std::max(1, options_.round_passes); ++pass) {
             stored.clear();

@@ -40,10 +40,8 @@ CREATE TABLE IF NOT EXISTS ord_orders (
 );
 )sql";
 
-// The payload parser shared by every service.
-Result<messaging::PayloadPtr> Parse(const messaging::Envelope& e) {
-    return messaging::ParsePayload(e);
-}
+// The payload parser shared by every service (the publisher's value when it has it).
+using messaging::ParsePayload;
 
 struct Saga {
     std::string checkout_id;
@@ -149,7 +147,7 @@ Result<void> CheckoutApi::Register(messaging::Bus& bus) {
     return bus.Subscribe(
         kService, "cart-checked-out",
         [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-            auto parsed = Parse(e);
+            auto parsed = ParsePayload(e);
             if (!parsed) return std::unexpected(parsed.error());
             const json& data = **parsed;
             const Value v[] = {data.at("checkoutId").get<std::string>(),
@@ -201,7 +199,7 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
     auto with_saga =
         [saga_data](const Envelope& e, Publisher& out,
                     const std::function<Result<void>(Saga&, const json&)>& fn) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const std::string id = data.value("checkoutId", e.subject);
@@ -230,7 +228,7 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
     };
 
     auto start = [=](const Envelope& e, Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const std::string id = data.at("checkoutId").get<std::string>();
@@ -466,7 +464,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
     using messaging::Envelope;
     using messaging::Publisher;
     auto create = [this](const Envelope& e, Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const std::string checkout = data.at("checkoutId").get<std::string>();
@@ -516,7 +514,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
     // A cancellation is a request until the warehouse confirms it (shipment-cancelled): the
     // order keeps its status meanwhile, and ships if the parcel had already left.
     auto cancel = [](const Envelope& e, Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const std::string id = data.at("orderId").get<std::string>();
@@ -547,7 +545,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
                                 {"reason", data.value("reason", "cancelled")}});
     };
     auto stopped = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         auto changed = set_status(out, data.at("orderId").get<std::string>(), "cancelled",
@@ -557,7 +555,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
     };
     auto progress = [set_status](const char* status, const char* from) {
         return [=](const Envelope& e, Publisher& out) -> Result<void> {
-            auto parsed = Parse(e);
+            auto parsed = ParsePayload(e);
             if (!parsed) return std::unexpected(parsed.error());
             const json& data = **parsed;
             auto changed = set_status(out, data.at("orderId").get<std::string>(), status, from);
@@ -566,7 +564,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
         };
     };
     auto captured = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const std::string id = data.at("orderId").get<std::string>();
@@ -592,7 +590,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
     };
     // A return: the completed order becomes `returned` (once) and its capture is refunded.
     auto returned = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const std::string id = data.at("orderId").get<std::string>();
@@ -609,7 +607,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
                  {"reason", data.value("reason", "returned")}});
     };
     auto refunded = [set_status](const Envelope& e, Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         auto changed =

@@ -36,10 +36,8 @@ CREATE TABLE IF NOT EXISTS pay_refunds (
 CREATE INDEX IF NOT EXISTS pay_refunds_requested ON pay_refunds(status, next_at);
 )sql";
 
-// The payload parser shared by every service.
-Result<messaging::PayloadPtr> Parse(const messaging::Envelope& e) {
-    return messaging::ParsePayload(e);
-}
+// The payload parser shared by every service (the publisher's value when it has it).
+using messaging::ParsePayload;
 
 // Voids an authorization that is still authorized (a no-op for anything else, so a
 // redelivered void is harmless) and answers payment-voided with `reply`.
@@ -298,7 +296,7 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
     // The request is recorded in the handler's transaction; the gateway is called by the
     // worker below, outside any transaction, so its latency never holds the write lock.
     auto authorize = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const Value v[] = {data.at("checkoutId").get<std::string>(),
@@ -317,7 +315,7 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
     };
     auto void_payment = [](const messaging::Envelope& e,
                            messaging::Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         json reply = json::object();
@@ -326,7 +324,7 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
                                  std::move(reply));
     };
     auto capture = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const std::string auth = data.at("authorizationId").get<std::string>();
@@ -348,7 +346,7 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
             json{{"orderId", order}, {"authorizationId", auth}, {"amount", data.at("amount")}});
     };
     auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         return VoidAuthorization(out, e.subject, data.at("authorizationId").get<std::string>(),
@@ -358,7 +356,7 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
     // payment is refunded, at most the captured amount; anything else is an error (retried,
     // then dead-lettered with the reason).
     auto refund = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = Parse(e);
+        auto parsed = ParsePayload(e);
         if (!parsed) return std::unexpected(parsed.error());
         const json& data = **parsed;
         const std::string order = data.at("orderId").get<std::string>();
