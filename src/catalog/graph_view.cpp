@@ -294,7 +294,8 @@ std::string RenderViewJson(const GraphView& view) {
         j["crossesDomain"] = e.crosses_domain;
         edges.push_back(std::move(j));
     }
-    return doc.dump(2) + "\n";
+    // Names and paths come from files written by others: bytes that are not UTF-8 become U+FFFD.
+    return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace acme::catalog

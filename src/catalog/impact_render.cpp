@@ -150,7 +150,8 @@ std::string RenderImpactJson(const ImpactReport& r) {
     for (const ImpactUpdate& u : r.catalog_updates) {
         updates.push_back({{"resource", u.resource}, {"action", u.action}});
     }
-    return doc.dump(2) + "\n";
+    // Names and paths come from files written by others: bytes that are not UTF-8 become U+FFFD.
+    return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace acme::catalog

@@ -45,7 +45,8 @@ std::string RenderLintJson(const LintReport& report) {
                         {"resource", d.resource},
                         {"message", d.message}});
     }
-    return doc.dump(2) + "\n";
+    // Names and paths come from files written by others: bytes that are not UTF-8 become U+FFFD.
+    return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace acme::catalog

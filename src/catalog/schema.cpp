@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
@@ -19,7 +20,14 @@ Result<json> ParseJson(std::string_view text) {
     return doc;
 }
 
-// Checks the keywords whose shape draft 7 fixes; valijson catches the rest.
+std::string Shown(const json& v) {
+    std::string text = v.dump();
+    if (text.size() > 40) text = text.substr(0, 37) + "...";
+    return text;
+}
+
+// Checks the keywords whose shape draft 7 fixes, naming the JSON pointer of the first wrong
+// one; valijson catches the rest.
 std::string ShapeError(const json& s, const std::string& path) {
     if (s.is_boolean()) return {};
     if (!s.is_object()) return path + ": a schema must be an object or a boolean";
@@ -80,6 +88,117 @@ std::string ShapeError(const json& s, const std::string& path) {
     }
     if (auto e = s.find("enum"); e != s.end() && !e->is_array()) {
         return path + "/enum: must be an array";
+    }
+    for (const char* key : {"maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"}) {
+        if (auto v = s.find(key); v != s.end() && !v->is_number()) {
+            return path + "/" + key + ": must be a number, found " + Shown(*v);
+        }
+    }
+    if (auto v = s.find("multipleOf"); v != s.end() && (!v->is_number() || v->get<double>() <= 0)) {
+        return path + "/multipleOf: must be a number greater than 0, found " + Shown(*v);
+    }
+    for (const char* key :
+         {"maxLength", "minLength", "maxItems", "minItems", "maxProperties", "minProperties"}) {
+        if (auto v = s.find(key); v != s.end() && !v->is_number_unsigned()) {
+            return path + "/" + key + ": must be a non-negative integer, found " + Shown(*v);
+        }
+    }
+    if (auto v = s.find("uniqueItems"); v != s.end() && !v->is_boolean()) {
+        return path + "/uniqueItems: must be a boolean, found " + Shown(*v);
+    }
+    if (auto v = s.find("pattern"); v != s.end()) {
+        if (!v->is_string()) return path + "/pattern: must be a string, found " + Shown(*v);
+        try {
+            const std::regex compiled(v->get<std::string>(), std::regex::ECMAScript);
+            (void)compiled;
+        } catch (const std::regex_error& e) {
+            return path + "/pattern: not a regular expression (" + e.what() + ")";
+        }
+    }
+    if (auto v = s.find("$ref"); v != s.end() && !v->is_string()) {
+        return path + "/$ref: must be a string, found " + Shown(*v);
+    }
+    // Subschemas in the other places draft 7 puts them.
+    for (const char* key : {"additionalProperties", "additionalItems", "not", "if", "then", "else",
+                            "contains", "propertyNames"}) {
+        if (auto v = s.find(key); v != s.end()) {
+            if (auto e = ShapeError(*v, path + "/" + key); !e.empty()) return e;
+        }
+    }
+    if (auto p = s.find("patternProperties"); p != s.end()) {
+        if (!p->is_object()) return path + "/patternProperties: must be an object";
+        for (const auto& [k, v] : p->items()) {
+            if (auto e = ShapeError(v, path + "/patternProperties/" + k); !e.empty()) return e;
+        }
+    }
+    return {};
+}
+
+// How deeply arrays and objects nest, counted without recursion (a hostile document may nest
+// ten thousand levels; every recursive walk below runs only once this is bounded).
+std::size_t NestingDepth(const json& doc) {
+    std::size_t deepest = 0;
+    std::vector<std::pair<const json*, std::size_t>> todo{{&doc, 1}};
+    while (!todo.empty()) {
+        auto [node, depth] = todo.back();
+        todo.pop_back();
+        if (!node->is_structured()) continue;
+        deepest = std::max(deepest, depth);
+        for (const auto& child : *node) todo.emplace_back(&child, depth + 1);
+    }
+    return deepest;
+}
+
+// The node a local `$ref` ("#", "#/definitions/a") names, or nullptr.
+const json* LocalTarget(const json& root, const std::string& ref) {
+    if (ref == "#") return &root;
+    try {
+        const json::json_pointer ptr(ref.substr(1));
+        return root.contains(ptr) ? &root.at(ptr) : nullptr;
+    } catch (const json::exception&) {
+        return nullptr;
+    }
+}
+
+// Every local `$ref` must name a node of this document, and following `$ref`s from one must
+// reach a schema rather than come back to itself.
+std::string RefError(const json& root, const json& s, const std::string& path) {
+    if (s.is_array()) {
+        for (std::size_t k = 0; k < s.size(); ++k) {
+            if (auto e = RefError(root, s[k], path + "/" + std::to_string(k)); !e.empty()) return e;
+        }
+        return {};
+    }
+    if (!s.is_object()) return {};
+    if (auto r = s.find("$ref"); r != s.end() && r->is_string()) {
+        const std::string ref = r->get<std::string>();
+        if (!ref.empty() && ref[0] == '#') {
+            std::vector<const json*> chain{&s};
+            std::string trail = ref;
+            std::string next = ref;
+            for (;;) {
+                const json* target = LocalTarget(root, next);
+                if (target == nullptr) {
+                    return path + "/$ref: '" + next +
+                           "' names nothing in this schema (cut out of a larger document?)";
+                }
+                if (std::find(chain.begin(), chain.end(), target) != chain.end()) {
+                    return path + "/$ref: the references loop without reaching a schema (" + trail +
+                           ")";
+                }
+                chain.push_back(target);
+                if (!target->is_object()) break;
+                auto t = target->find("$ref");
+                if (t == target->end() || !t->is_string()) break;
+                next = t->get<std::string>();
+                if (next.empty() || next[0] != '#') break;
+                trail += " -> " + next;
+            }
+        }
+    }
+    for (const auto& [k, v] : s.items()) {
+        if (k == "enum" || k == "const" || k == "default" || k == "examples") continue;
+        if (auto e = RefError(root, v, path + "/" + k); !e.empty()) return e;
     }
     return {};
 }
@@ -341,7 +460,15 @@ Result<void> CheckJsonSchema(std::string_view text) {
     if (!doc->is_object() && !doc->is_boolean()) {
         return MakeError(ErrorCode::kInvalidArgument, "a schema must be a json object");
     }
+    if (const std::size_t depth = NestingDepth(*doc); depth > kMaxSchemaDepth) {
+        return MakeError(ErrorCode::kInvalidArgument, "nested " + std::to_string(depth) +
+                                                          " levels deep (at most " +
+                                                          std::to_string(kMaxSchemaDepth) + ")");
+    }
     if (auto e = ShapeError(*doc, ""); !e.empty()) {
+        return MakeError(ErrorCode::kInvalidArgument, e);
+    }
+    if (auto e = RefError(*doc, *doc, ""); !e.empty()) {
         return MakeError(ErrorCode::kInvalidArgument, e);
     }
     if (HasRemoteRef(*doc)) return {};  // cannot be compiled without fetching; shape checked
@@ -351,7 +478,7 @@ Result<void> CheckJsonSchema(std::string_view text) {
         valijson::adapters::NlohmannJsonAdapter adapter(*doc);
         parser.populateSchema(adapter, schema);
     } catch (const std::exception& e) {
-        return MakeError(ErrorCode::kInvalidArgument, e.what());
+        return MakeError(ErrorCode::kInvalidArgument, std::string("/: ") + e.what());
     }
     return {};
 }

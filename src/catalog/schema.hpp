@@ -16,8 +16,13 @@
 
 namespace acme::catalog {
 
+// Schemas nesting deeper than this are refused (the checks and valijson recurse).
+inline constexpr std::size_t kMaxSchemaDepth = 256;
+
 // Ok when `text` is JSON and a usable draft-7 JSON Schema; otherwise kInvalidArgument with
-// the reason.
+// the JSON pointer of the offending keyword and the reason ("/properties/a/maximum: must be a
+// number, found \"x\""). Local `$ref`s must name a node of the document and must not loop;
+// remote ones are not fetched. Never throws.
 [[nodiscard]] Result<void> CheckJsonSchema(std::string_view text);
 
 enum class SchemaChangeKind {

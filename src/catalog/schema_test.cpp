@@ -31,6 +31,55 @@ TEST(CheckJsonSchemaTest, RejectsWithAReason) {
     }
 }
 
+// Schemas valijson cannot compile: each is a finding with the keyword's JSON pointer, never an
+// abort (valijson without exceptions aborts) or a crash (a `$ref` loop recursed for ever).
+TEST(CheckJsonSchemaTest, RejectsWhatTheValidatorCannotCompileWithAPointer) {
+    struct Case {
+        const char* text;
+        const char* expect;
+    };
+    for (
+        const Case& c : {
+            Case{R"({"properties":{"a":{"maximum":"x"}}})",
+                 "/properties/a/maximum: must be a number"},
+            Case{R"({"$ref":"#/components/schemas/X"})",
+                 "/$ref: '#/components/schemas/X' names nothing"},
+            Case{
+                R"({"definitions":{"a":{"$ref":"#/definitions/b"},"b":{"$ref":"#/definitions/a"}},"$ref":"#/definitions/a"})",
+                "loop"},
+            Case{R"({"$ref":"#"})", "loop"},
+            Case{R"({"items":{"minLength":-1}})",
+                 "/items/minLength: must be a non-negative integer"},
+            Case{R"({"properties":{"p":{"pattern":"("}}})", "/properties/p/pattern: not a regular"},
+            Case{R"({"not":{"multipleOf":0}})", "/not/multipleOf"},
+            Case{R"({"additionalProperties":{"type":"nope"}})", "/additionalProperties/type"},
+            Case{R"({"$ref":7})", "/$ref: must be a string"},
+        }) {
+        auto r = CheckJsonSchema(c.text);
+        ASSERT_FALSE(r.has_value()) << c.text;
+        EXPECT_NE(r.error().message.find(c.expect), std::string::npos)
+            << c.text << " -> " << r.error().message;
+    }
+    // Recursion through a property is a legitimate schema.
+    EXPECT_TRUE(CheckJsonSchema(R"({"properties":{"next":{"$ref":"#"}}})"));
+    EXPECT_TRUE(CheckJsonSchema(
+        R"({"definitions":{"node":{"properties":{"kids":{"items":{"$ref":"#/definitions/node"}}}}},"$ref":"#/definitions/node"})"));
+}
+
+TEST(CheckJsonSchemaTest, RefusesDeepNestingWithoutRecursing) {
+    std::string deep;
+    for (int i = 0; i < 10'000; ++i) deep += R"({"properties":{"a":)";
+    deep += "{}";
+    for (int i = 0; i < 10'000; ++i) deep += "}}";
+    auto r = CheckJsonSchema(deep);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error().message.find("levels deep"), std::string::npos) << r.error().message;
+    // The differ stops descending at 32 levels rather than recursing 10,000 deep.
+    auto same = DiffJsonSchemas(deep, deep);
+    ASSERT_TRUE(same.has_value());
+    EXPECT_TRUE(same->empty());
+}
+
 struct DiffCase {
     const char* name;
     const char* before;

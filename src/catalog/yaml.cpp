@@ -9,8 +9,14 @@ namespace acme::catalog {
 
 namespace {
 
+// Limits that keep a hostile document from exhausting memory or the stack: the nodes a
+// document may expand to through aliases ("billion laughs"), and how deeply it may nest.
+constexpr std::size_t kMaxNodes = 1'000'000;
+constexpr std::size_t kMaxNesting = 1'000;
+
 struct Frame {
     YamlNode node;
+    std::size_t size = 1;  // nodes in the subtree, aliases counted as what they copy
     std::string anchor;
     bool expecting_key = true;
     std::string pending_key;
@@ -21,27 +27,37 @@ class TreeBuilder {
   public:
     TreeBuilder(int first_line, YamlDocument& doc) : first_line_(first_line), doc_(doc) {}
 
-    void Open(YamlKind kind, int line, std::string anchor) {
+    // False (and nothing opened) when the document nests deeper than kMaxNesting.
+    [[nodiscard]] bool Open(YamlKind kind, int line, std::string anchor) {
+        if (stack_.size() >= kMaxNesting) return false;
         Frame frame;
         frame.node.kind = kind;
         frame.node.line = line;
         frame.anchor = std::move(anchor);
         stack_.push_back(std::move(frame));
+        return Count(1);
     }
 
     void Close() {
         Frame frame = std::move(stack_.back());
         stack_.pop_back();
-        Complete(std::move(frame.node), frame.anchor);
+        Complete(std::move(frame.node), frame.anchor, frame.size);
     }
 
-    void Complete(YamlNode node, const std::string& anchor) {
-        if (!anchor.empty()) anchors_[anchor] = node;
+    // False once the document has expanded to more than kMaxNodes nodes.
+    [[nodiscard]] bool Count(std::size_t nodes) {
+        total_ += nodes;
+        return total_ <= kMaxNodes;
+    }
+
+    void Complete(YamlNode node, const std::string& anchor, std::size_t size = 1) {
+        if (!anchor.empty()) anchors_[anchor] = {node, size};
         if (stack_.empty()) {
             doc_.root = std::move(node);
             return;
         }
         Frame& parent = stack_.back();
+        parent.size += size;
         if (parent.node.kind == YamlKind::kSeq) {
             parent.node.items.push_back(std::move(node));
             return;
@@ -62,13 +78,16 @@ class TreeBuilder {
                  std::move(node));
     }
 
-    bool Alias(const std::string& name, int line) {
+    enum class AliasResult { kDone, kUnknown, kTooLarge };
+    AliasResult Alias(const std::string& name, int line) {
         auto it = anchors_.find(name);
-        if (it == anchors_.end()) return false;
-        YamlNode copy = it->second;
+        if (it == anchors_.end()) return AliasResult::kUnknown;
+        const auto& [node, size] = it->second;
+        if (!Count(size)) return AliasResult::kTooLarge;  // before copying anything
+        YamlNode copy = node;
         copy.line = line;
-        Complete(std::move(copy), {});
-        return true;
+        Complete(std::move(copy), {}, size);
+        return AliasResult::kDone;
     }
 
     int Line(const yaml_mark_t& mark) const { return first_line_ + static_cast<int>(mark.line); }
@@ -105,7 +124,8 @@ class TreeBuilder {
     int first_line_;
     YamlDocument& doc_;
     std::vector<Frame> stack_;
-    std::unordered_map<std::string, YamlNode> anchors_;
+    std::unordered_map<std::string, std::pair<YamlNode, std::size_t>> anchors_;
+    std::size_t total_ = 0;
 };
 
 std::string AnchorOf(const yaml_char_t* anchor) {
@@ -205,11 +225,19 @@ std::expected<YamlDocument, YamlError> ParseYaml(std::string_view text, int firs
                 seen_document = true;
                 break;
             case YAML_MAPPING_START_EVENT:
-                builder.Open(YamlKind::kMap, line, AnchorOf(event.data.mapping_start.anchor));
+            case YAML_SEQUENCE_START_EVENT: {
+                const bool map = event.type == YAML_MAPPING_START_EVENT;
+                if (!builder.Open(map ? YamlKind::kMap : YamlKind::kSeq, line,
+                                  AnchorOf(map ? event.data.mapping_start.anchor
+                                               : event.data.sequence_start.anchor))) {
+                    result = std::unexpected(YamlError{
+                        line, static_cast<int>(event.start_mark.column) + 1,
+                        "nested more than " + std::to_string(kMaxNesting) +
+                            " levels deep, or more than " + std::to_string(kMaxNodes) + " nodes"});
+                    done = true;
+                }
                 break;
-            case YAML_SEQUENCE_START_EVENT:
-                builder.Open(YamlKind::kSeq, line, AnchorOf(event.data.sequence_start.anchor));
-                break;
+            }
             case YAML_MAPPING_END_EVENT:
             case YAML_SEQUENCE_END_EVENT:
                 builder.Close();
@@ -233,15 +261,26 @@ std::expected<YamlDocument, YamlError> ParseYaml(std::string_view text, int firs
                         node.style = ScalarStyle::kPlain;
                         break;
                 }
+                if (!builder.Count(1)) {
+                    result = std::unexpected(
+                        YamlError{line, static_cast<int>(event.start_mark.column) + 1,
+                                  "more than " + std::to_string(kMaxNodes) + " nodes"});
+                    done = true;
+                    break;
+                }
                 builder.Complete(std::move(node), AnchorOf(event.data.scalar.anchor));
                 break;
             }
             case YAML_ALIAS_EVENT: {
                 const std::string name = AnchorOf(event.data.alias.anchor);
-                if (!builder.Alias(name, line)) {
-                    result = std::unexpected(
-                        YamlError{line, static_cast<int>(event.start_mark.column) + 1,
-                                  "unknown alias '*" + name + "'"});
+                const auto aliased = builder.Alias(name, line);
+                if (aliased != TreeBuilder::AliasResult::kDone) {
+                    result = std::unexpected(YamlError{
+                        line, static_cast<int>(event.start_mark.column) + 1,
+                        aliased == TreeBuilder::AliasResult::kUnknown
+                            ? "unknown alias '*" + name + "'"
+                            : "aliases expand the document past " + std::to_string(kMaxNodes) +
+                                  " nodes (at '*" + name + "')"});
                     done = true;
                 }
                 break;

@@ -22,6 +22,31 @@ TEST(YamlTest, ParsesMapsSequencesAndLines) {
     EXPECT_EQ(sends->items[0].line, 5);
 }
 
+TEST(YamlTest, RefusesAnAliasBombBeforeExpandingIt) {
+    // Ten copies per level, nine levels: 10^9 nodes if expanded.
+    std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i <= 9; ++i) {
+        const std::string p = "*a" + std::to_string(i - 1);
+        text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+        for (int k = 0; k < 10; ++k) text += (k == 0 ? "" : ", ") + p;
+        text += "]\n";
+    }
+    auto doc = ParseYaml(text);
+    ASSERT_FALSE(doc.has_value());
+    EXPECT_NE(doc.error().message.find("aliases expand the document"), std::string::npos)
+        << doc.error().message;
+    EXPECT_GT(doc.error().line, 1);
+}
+
+TEST(YamlTest, RefusesDeepNesting) {
+    const std::string deep = "sends: " + std::string(10'000, '[') + std::string(10'000, ']');
+    auto doc = ParseYaml(deep);
+    ASSERT_FALSE(doc.has_value());
+    EXPECT_NE(doc.error().message.find("levels deep"), std::string::npos) << doc.error().message;
+    const std::string fine = "sends: " + std::string(100, '[') + std::string(100, ']');
+    EXPECT_TRUE(ParseYaml(fine).has_value());
+}
+
 TEST(YamlTest, ResolvesAnchorsAliasesAndMergeKeys) {
     auto doc = ParseYaml(
         "base: &b {version: 1.0.0, owners: [a]}\n"

@@ -3,6 +3,7 @@
 
 #include "cli/bench_command.hpp"
 #include "cli/catalog_commands.hpp"
+#include "cli/exit_codes.hpp"
 #include "cli/impact_command.hpp"
 #include "cli/system_commands.hpp"
 
@@ -19,6 +20,15 @@ int main(int argc, char** argv) {
     acme::cli::AddImpactCommand(app, exit_code);
     acme::cli::AddSystemCommands(app, exit_code);
     acme::cli::AddBenchCommand(app, exit_code);
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const std::exception& e) {
+        // A last net: every adapter turns its library's exceptions into errors, so reaching
+        // this is a bug, reported as one rather than as an abort.
+        return acme::cli::ReportError(
+            acme::Error{acme::ErrorCode::kInternal, std::string("internal error: ") + e.what()});
+    }
     return exit_code;
 }

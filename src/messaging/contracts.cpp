@@ -7,6 +7,7 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
+#include "catalog/schema.hpp"
 #include "core/files.hpp"
 #include "messaging/compiled_schema.hpp"
 
@@ -42,6 +43,10 @@ Result<ContractRegistry> ContractRegistry::FromCatalog(const catalog::Catalog& c
         if (r.schema_path.empty()) continue;
         auto text = ReadFile(c.root / r.dir / r.schema_path);
         if (!text) return std::unexpected(text.error());
+        if (auto usable = catalog::CheckJsonSchema(*text); !usable) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             r.id + ": schema " + r.schema_path + ": " + usable.error().message);
+        }
         const nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
         if (doc.is_discarded()) {
             return MakeError(ErrorCode::kInvalidArgument, r.id + ": schema is not json");
