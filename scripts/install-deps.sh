@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything Acme needs to build and test, from Debian's packages (and the npm
+# Installs everything Acme needs to build and test, from Debian's packages (promtool from
+# prometheus and strace are for tests only; and the npm
 # registry for EventCatalog's own linter, used by one optional test and the benchmark).
 set -euo pipefail
 
@@ -10,6 +11,7 @@ packages=(
     libgraphviz-dev graphviz
     libboost1.81-dev libsqlite3-dev sqlite3 libjemalloc-dev curl
     time clang-format
+    prometheus strace
 )
 
 missing=()

@@ -6,9 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-# EventCatalog's own linter, for the compatibility test and the benchmark (npm registry).
-if command -v npm >/dev/null 2>&1 && [ ! -x tools/node_modules/.bin/eventcatalog-linter ]; then
-    (cd tools && npm ci --no-audit --no-fund --loglevel=error) || echo "npm install failed: the EventCatalog linter test will be skipped"
+# Test tools from the npm registry (tools/package.json): EventCatalog's own linter, for the
+# compatibility test and the benchmark; @redocly/cli and @asyncapi/parser for the API documents.
+if command -v npm >/dev/null 2>&1 && { [ ! -x tools/node_modules/.bin/eventcatalog-linter ] ||
+    [ ! -x tools/node_modules/.bin/redocly ] || [ ! -d tools/node_modules/@asyncapi/parser ]; }; then
+    (cd tools && npm ci --no-audit --no-fund --loglevel=error) || echo "npm install failed: the tests that need these tools will be skipped"
 fi
 jobs="${ACME_JOBS:-2}"
 if [ "${ACME_SKIP_TSAN:-0}" != "1" ]; then

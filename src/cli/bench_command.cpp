@@ -38,7 +38,7 @@ struct BenchArgs {
     double rate = 0;   // checkouts per second; 0 = as fast as possible
     std::string url;   // external server; empty = start one in-process
     std::string data;  // data folder (embedded: default a temporary one)
-    std::string durability = "normal";
+    std::string durability = "full";
     std::string token = "tok_visa";
     bool no_wait = false;
     double timeout_s = 300;
@@ -395,7 +395,8 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
     cmd->add_option("--url", args->url, "an acme serve to drive (default: start one in-process)");
     cmd->add_option("--data", args->data,
                     "data folder to read results from (and to use in-process)");
-    cmd->add_option("--durability", args->durability, "in-process server durability")
+    cmd->add_option("--durability", args->durability,
+                    "in-process server durability: full (default, as serve) or normal")
         ->check(CLI::IsMember({"normal", "full"}));
     cmd->add_option("--token", args->token, "payment token for every checkout");
     cmd->add_flag("--no-wait", args->no_wait, "do not wait for the sagas to finish");

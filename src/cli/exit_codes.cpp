@@ -7,6 +7,7 @@ namespace acme::cli {
 int ExitCodeFor(ErrorCode code) {
     switch (code) {
         case ErrorCode::kInvalidArgument:
+        case ErrorCode::kUnprocessable:
         case ErrorCode::kFailedPrecondition:
             return 2;
         case ErrorCode::kNotFound:

@@ -19,8 +19,9 @@ struct ServeArgs {
     std::string data = "data";
     std::string listen = "127.0.0.1:8080";
     std::string catalog = "catalog";
-    std::string durability = "normal";
+    std::string durability = "full";
     int http_threads = 2;
+    std::size_t max_connections = 0;
     std::int64_t ship_ms = 2'000;
     double decline_rate = 0;
     double error_rate = 0;
@@ -75,11 +76,13 @@ int RunServe(const ServeArgs& args) {
     auto server =
         http::HttpServer::Start({.host = args.listen.substr(0, colon),
                                  .port = static_cast<std::uint16_t>(port),
-                                 .threads = args.http_threads},
+                                 .threads = args.http_threads,
+                                 .max_connections = args.max_connections},
                                 [&api](const http::HttpRequest& r, http::Respond respond) {
                                     api.Handle(r, std::move(respond));
                                 });
     if (!server) return ReportError(server.error());
+    api.SetServerStats([s = server->get()] { return s->Stats(); });
     const std::string base =
         "http://" + args.listen.substr(0, colon) + ":" + std::to_string((*server)->port());
     std::printf(
@@ -181,9 +184,15 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
                       "catalog enforced at run time (default ./catalog)");
     serve
         ->add_option("--durability", serve_args->durability,
-                     "normal: WAL, synchronous=NORMAL (survives process crashes); full: fsync "
-                     "every commit")
+                     "full (default): fsync the WAL at every commit, before any 202 is sent; "
+                     "normal: synchronous=NORMAL, survives a process crash but a power loss may "
+                     "take checkouts already answered 202")
         ->check(CLI::IsMember({"normal", "full"}));
+    serve
+        ->add_option("--max-connections", serve_args->max_connections,
+                     "connections served at once; the next get 503 (default: the file "
+                     "descriptor limit less 64)")
+        ->check(CLI::NonNegativeNumber);
     serve
         ->add_option(
             "--http-threads", serve_args->http_threads,

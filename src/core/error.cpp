@@ -14,6 +14,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
             return "not_found";
         case ErrorCode::kConflict:
             return "conflict";
+        case ErrorCode::kUnprocessable:
+            return "unprocessable";
         case ErrorCode::kFailedPrecondition:
             return "failed_precondition";
         case ErrorCode::kUnavailable:

@@ -15,6 +15,9 @@ enum class ErrorCode {
     kInvalidArgument,
     kNotFound,
     kConflict,
+    // Well-formed, but contradicting what the same request said before (an Idempotency-Key
+    // reused with another payload).
+    kUnprocessable,
     kFailedPrecondition,
     kUnavailable,
     kDeadlineExceeded,

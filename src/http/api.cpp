@@ -1,9 +1,12 @@
 #include "http/api.hpp"
 
+#include <cctype>
+#include <cstdio>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
+#include <string_view>
 
 #include "fulfilment/inventory.hpp"
 #include "ordering/checkout_saga.hpp"
@@ -18,14 +21,19 @@ using nlohmann::json;
 using storage::Value;
 
 HttpResponse Json(int status, const json& body) {
-    return {status, "application/json", body.dump(), {}};
+    return {
+        status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace), {}};
 }
 
 HttpResponse FromError(const Error& e) {
     const int status = HttpStatusFor(e.code);
-    static const std::map<int, std::string> kTitles = {
-        {400, "Bad Request"},           {404, "Not Found"},           {409, "Conflict"},
-        {500, "Internal Server Error"}, {503, "Service Unavailable"}, {504, "Gateway Timeout"}};
+    static const std::map<int, std::string> kTitles = {{400, "Bad Request"},
+                                                       {404, "Not Found"},
+                                                       {409, "Conflict"},
+                                                       {422, "Unprocessable Content"},
+                                                       {500, "Internal Server Error"},
+                                                       {503, "Service Unavailable"},
+                                                       {504, "Gateway Timeout"}};
     auto it = kTitles.find(status);
     return Problem(status, it == kTitles.end() ? "Error" : it->second, e.message);
 }
@@ -65,11 +73,85 @@ json OrderJson(const ordering::OrderView& o) {
             {"currency", o.currency}};
 }
 
+}  // namespace
+
+bool IsJsonMediaType(std::string_view content_type) {
+    // type "/" subtype *( OWS ";" OWS parameter ), compared case-insensitively (RFC 9110 8.3.1).
+    std::string_view media = content_type.substr(0, content_type.find(';'));
+    while (!media.empty() && (media.front() == ' ' || media.front() == '\t'))
+        media.remove_prefix(1);
+    while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
+    std::string lower(media);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "application/json") return true;
+    // application/*+json (problem+json, merge-patch+json, vnd.acme+json...)
+    constexpr std::string_view kPrefix = "application/";
+    constexpr std::string_view kSuffix = "+json";
+    if (!lower.starts_with(kPrefix) || !lower.ends_with(kSuffix)) return false;
+    const std::string_view sub = std::string_view(lower).substr(
+        kPrefix.size(), lower.size() - kPrefix.size() - kSuffix.size());
+    if (sub.empty()) return false;
+    for (const char c : sub) {
+        if (std::isalnum(static_cast<unsigned char>(c)) == 0 &&
+            std::string_view("!#$&-^_.").find(c) == std::string_view::npos)
+            return false;
+    }
+    return true;
+}
+
+std::string AllowedMethods(std::string_view path) {
+    struct Route {
+        std::regex pattern;
+        const char* allow;
+    };
+    static const std::vector<Route> kRoutes = [] {
+        const std::string id = "[A-Za-z0-9-]{1,64}";
+        return std::vector<Route>{
+            {std::regex("^/(healthz|metrics|products)$"), "GET, HEAD"},
+            {std::regex("^/carts$"), "POST"},
+            {std::regex("^/carts/" + id + "$"), "GET, HEAD"},
+            {std::regex("^/carts/" + id + "/items$"), "POST"},
+            {std::regex("^/carts/" + id + "/items/[A-Za-z0-9_.-]{1,64}$"), "DELETE"},
+            {std::regex("^/carts/" + id + "/checkout$"), "POST"},
+            {std::regex("^/checkouts/" + id + "$"), "GET, HEAD"},
+            {std::regex("^/orders/" + id + "$"), "GET, HEAD"},
+            {std::regex("^/orders/" + id + "/(cancel|return)$"), "POST"},
+        };
+    }();
+    const std::string p(path);
+    for (const Route& r : kRoutes) {
+        if (std::regex_match(p, r.pattern)) return r.allow;
+    }
+    return {};
+}
+
+namespace {
+
+// 405 with the methods the route takes.
+HttpResponse MethodNotAllowed(const HttpRequest& r, const std::string& allow) {
+    HttpResponse res = Problem(405, "Method Not Allowed",
+                               r.method + " is not allowed on " + r.path + "; it takes " + allow);
+    res.headers.emplace_back("Allow", allow);
+    return res;
+}
+
+// The answer to an exception that escaped a handler: logged, and nothing of it to the client.
+HttpResponse Internal(const HttpRequest& r, const std::exception& e) {
+    std::fprintf(stderr, "acme-http: %s %s failed: %s\n", r.method.c_str(), r.path.c_str(),
+                 e.what());
+    return Problem(500, "Internal Server Error", "the server could not answer this request");
+}
+
 // Parses a JSON object body; a problem response when it is not one.
 std::optional<HttpResponse> ParseBody(const HttpRequest& r, json& out) {
-    const std::string type = r.Header("content-type");
-    if (type.rfind("application/json", 0) != 0) {
-        return Problem(415, "Unsupported Media Type", "send the body as application/json");
+    if (!IsJsonMediaType(r.Header("content-type"))) {
+        return Problem(415, "Unsupported Media Type",
+                       "send the body as application/json (or application/*+json)");
+    }
+    // A NUL byte is never part of JSON text (inside a string it must be escaped); the parser
+    // would stop at it and accept what came before.
+    if (r.body.find('\0') != std::string::npos) {
+        return Problem(400, "Bad Request", "the body holds a NUL byte; it is not JSON text");
     }
     out = json::parse(r.body, nullptr, false);
     if (out.is_discarded()) return Problem(400, "Bad Request", "the body is not valid JSON");
@@ -112,6 +194,23 @@ void Api::Release(std::unique_ptr<storage::Connection> db) {
 }
 
 void Api::Handle(const HttpRequest& request, Respond respond) {
+    const std::string allow = AllowedMethods(request.path);
+    if (allow.empty()) {
+        respond(Problem(404, "Not Found", "no route " + request.method + " " + request.path));
+        return;
+    }
+    const std::string& method = request.method == "HEAD" ? std::string("GET") : request.method;
+    bool allowed = false;
+    for (std::size_t at = 0; at < allow.size();) {
+        const std::size_t comma = allow.find(',', at);
+        const std::size_t end = comma == std::string::npos ? allow.size() : comma;
+        allowed = allowed || allow.compare(at, end - at, method) == 0;
+        at = comma == std::string::npos ? allow.size() : comma + 2;
+    }
+    if (!allowed) {
+        respond(MethodNotAllowed(request, allow));
+        return;
+    }
     if (request.method == "POST" || request.method == "DELETE") {
         auto db = Acquire();
         if (!db) {
@@ -122,7 +221,7 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
         try {
             answered = EditCart(request, *db, respond) || Checkout(request, *db, respond);
         } catch (const std::exception& e) {
-            respond(Problem(500, "Internal Server Error", e.what()));
+            respond(Internal(request, e));
             answered = true;
         }
         Release(std::move(db));
@@ -143,7 +242,7 @@ HttpResponse Api::RouteOnPooledConnection(const HttpRequest& request) {
     try {
         response = Route(request, *db);
     } catch (const std::exception& e) {
-        response = Problem(500, "Internal Server Error", e.what());
+        response = Internal(request, e);
     }
     Release(std::move(db));
     return response;
@@ -234,10 +333,7 @@ bool Api::Checkout(const HttpRequest& r, storage::Connection& db, Respond& respo
         respond(std::move(res));
         return true;
     };
-    if (r.method != "POST") {
-        return answer(
-            Problem(405, "Method Not Allowed", r.method + " is not allowed on " + r.path));
-    }
+    if (r.method != "POST") return answer(MethodNotAllowed(r, AllowedMethods(r.path)));
     json body;
     if (auto bad = ParseBody(r, body)) return answer(std::move(*bad));
     std::string token;
@@ -276,9 +372,7 @@ HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
     static const std::regex kOrder(R"(^/orders/([A-Za-z0-9-]{1,64})$)");
     static const std::regex kCancel(R"(^/orders/([A-Za-z0-9-]{1,64})/cancel$)");
     static const std::regex kReturn(R"(^/orders/([A-Za-z0-9-]{1,64})/return$)");
-    auto method_not_allowed = [&] {
-        return Problem(405, "Method Not Allowed", r.method + " is not allowed on " + r.path);
-    };
+    auto method_not_allowed = [&] { return MethodNotAllowed(r, AllowedMethods(r.path)); };
     std::smatch m;
     auto& cart = system_.cart();
     if (r.path == "/healthz") return Json(200, {{"status", "ok"}});
@@ -367,11 +461,17 @@ HttpResponse Api::Metrics(storage::Connection& db) {
         "SELECT CASE WHEN state IN ('completed','rejected') THEN state ELSE 'pending' END, "
         "count(*) "
         "FROM ord_sagas GROUP BY 1 ORDER BY 1");
-    out += "# HELP acme_checkouts_total Checkouts by outcome.\n# TYPE acme_checkouts_total gauge\n";
+    // A gauge (pending goes down), so no _total suffix; every outcome present from the start.
+    std::map<std::string, std::string> outcomes = {
+        {"completed", "0"}, {"pending", "0"}, {"rejected", "0"}};
     if (rows) {
-        for (const auto& r : *rows) {
-            out += "acme_checkouts_total{outcome=\"" + r.Text(0) + "\"} " + r.Text(1) + "\n";
-        }
+        for (const auto& r : *rows) outcomes[r.Text(0)] = r.Text(1);
+    }
+    out +=
+        "# HELP acme_checkouts Sagas by outcome (pending: still running).\n"
+        "# TYPE acme_checkouts gauge\n";
+    for (const auto& [outcome, count] : outcomes) {
+        out += "acme_checkouts{outcome=\"" + outcome + "\"} " + count + "\n";
     }
     out +=
         "# HELP acme_saga_step_seconds Saga step latency.\n# TYPE acme_saga_step_seconds summary\n";
@@ -393,43 +493,53 @@ HttpResponse Api::Metrics(storage::Connection& db) {
         "(checkouts are refused past --max-backlog).\n"
         "# TYPE acme_outbox_lag_messages gauge\n";
     out += "acme_outbox_lag_messages " + std::to_string(system_.bus().Backlog()) + "\n";
+    // One series without labels: HELP, TYPE and the value.
+    auto metric = [&out](const char* name, const char* type, const char* help,
+                         const std::string& value) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+               name + " " + value + "\n";
+    };
+    auto number = [](auto v) { return std::to_string(v); };
     const auto wal = system_.CheckpointStats();
     const auto wal_writes = storage::GetWalWriteStats();
-    out +=
-        "# HELP acme_wal_frames Frames in the SQLite WAL at the last background checkpoint.\n"
-        "# TYPE acme_wal_frames gauge\nacme_wal_frames " +
-        std::to_string(wal.wal_frames) +
-        "\n# HELP acme_wal_checkpoints_total Background WAL checkpoints run.\n"
-        "# TYPE acme_wal_checkpoints_total counter\nacme_wal_checkpoints_total " +
-        std::to_string(wal.checkpoints) +
-        "\n# HELP acme_wal_writes_total WAL writes SQLite made (a frame is two: header, page).\n"
-        "# TYPE acme_wal_writes_total counter\nacme_wal_writes_total " +
-        std::to_string(wal_writes.writes) +
-        "\n# HELP acme_wal_write_calls_total System calls that carried them (gathered per "
-        "transaction).\n# TYPE acme_wal_write_calls_total counter\nacme_wal_write_calls_total " +
-        std::to_string(wal_writes.flushes) +
-        "\n# HELP acme_dispatcher_nice Scheduling priority (nice) of the bus's one writer.\n"
-        "# TYPE acme_dispatcher_nice gauge\nacme_dispatcher_nice " +
-        std::to_string(system_.bus().Stats().dispatcher_nice) + "\n";
-    auto dead = db.Query("SELECT count(*) FROM bus_dead_letters WHERE replayed = 0");
-    out +=
-        "# HELP acme_dead_letters Dead letters awaiting replay.\n# TYPE acme_dead_letters gauge\n";
-    out += "acme_dead_letters " + (dead && !dead->empty() ? dead->front().Text(0) : "0") + "\n";
+    metric("acme_wal_frames", "gauge",
+           "Frames in the SQLite WAL at the last background checkpoint.", number(wal.wal_frames));
+    metric("acme_wal_checkpoints_total", "counter", "Background WAL checkpoints run.",
+           number(wal.checkpoints));
+    metric("acme_wal_writes_total", "counter",
+           "WAL writes SQLite made (a frame is two: header, page).", number(wal_writes.writes));
+    metric("acme_wal_write_calls_total", "counter",
+           "System calls that carried them (gathered per transaction).",
+           number(wal_writes.flushes));
     const auto stats = system_.bus().Stats();
-    out += "# TYPE acme_messages_published_total counter\nacme_messages_published_total " +
-           std::to_string(stats.published) + "\n";
-    out += "# TYPE acme_messages_handled_total counter\nacme_messages_handled_total " +
-           std::to_string(stats.handled) + "\n";
-    out += "# TYPE acme_message_retries_total counter\nacme_message_retries_total " +
-           std::to_string(stats.retries) + "\n";
-    out +=
-        "# HELP acme_writes_total Writes (HTTP commands, tickers, workers) run by the "
-        "dispatcher.\n# TYPE acme_writes_total counter\nacme_writes_total " +
-        std::to_string(stats.writes) + "\n";
-    out +=
-        "# HELP acme_write_commits_total Transactions those writes were group-committed in.\n"
-        "# TYPE acme_write_commits_total counter\nacme_write_commits_total " +
-        std::to_string(stats.write_commits) + "\n";
+    metric("acme_dispatcher_nice", "gauge", "Scheduling priority (nice) of the bus's one writer.",
+           number(stats.dispatcher_nice));
+    auto dead = db.Query("SELECT count(*) FROM bus_dead_letters WHERE replayed = 0");
+    metric("acme_dead_letters", "gauge", "Dead letters awaiting replay.",
+           dead && !dead->empty() ? dead->front().Text(0) : "0");
+    metric("acme_messages_published_total", "counter", "Messages published to the log.",
+           number(stats.published));
+    metric("acme_messages_handled_total", "counter", "Messages handled by their consumers.",
+           number(stats.handled));
+    metric("acme_message_retries_total", "counter", "Handler failures scheduled for a retry.",
+           number(stats.retries));
+    metric("acme_writes_total", "counter",
+           "Writes (HTTP commands, tickers, workers) run by the dispatcher.", number(stats.writes));
+    metric("acme_write_commits_total", "counter",
+           "Transactions those writes were group-committed in.", number(stats.write_commits));
+    ServerStats server;
+    if (server_stats_) server = server_stats_();
+    metric("acme_http_connections", "gauge", "Connections open now.", number(server.connections));
+    metric("acme_http_max_connections", "gauge",
+           "Connections served at once (--max-connections); the next get 503.",
+           number(server.max_connections));
+    metric("acme_http_accept_errors_total", "counter",
+           "Failed accepts (out of file descriptors or buffers); the server backs off and goes "
+           "on.",
+           number(server.accept_errors));
+    metric("acme_http_connections_refused_total", "counter",
+           "Connections answered 503 and closed because max connections were open.",
+           number(server.refused_at_limit));
     return {200, "text/plain; version=0.0.4", out, {}};
 }
 

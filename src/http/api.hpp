@@ -1,11 +1,18 @@
 // The public HTTP API of the order system, as described by the Cart API's OpenAPI document in
 // catalog/. Each request runs on a pooled database connection; bad input gets an RFC 9457
-// problem with a 4xx status and changes nothing.
+// problem with a 4xx status and changes nothing: an unknown path 404, a method the route
+// does not take 405 with Allow, a body that is not exactly one JSON object 400, a media type
+// other than application/json or application/*+json 415, an Idempotency-Key reused with
+// another payload 422. An internal failure is a 500 whose body says nothing about it (the
+// reason goes to stderr).
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/thread_pool.hpp"
@@ -24,6 +31,12 @@ struct ApiOptions {
     std::int64_t max_backlog = 20'000;
 };
 
+// True for `application/json` and `application/*+json`, with any parameters, in any case.
+[[nodiscard]] bool IsJsonMediaType(std::string_view content_type);
+// The methods a route of the API takes ("GET, HEAD", "POST"), as an Allow header lists them;
+// empty when no route has this path.
+[[nodiscard]] std::string AllowedMethods(std::string_view path);
+
 class Api {
   public:
     explicit Api(runtime::System& system, ApiOptions options = {})
@@ -38,6 +51,9 @@ class Api {
     void Handle(const HttpRequest& request, Respond respond);
     // The same, waiting for the answer.
     [[nodiscard]] HttpResponse Handle(const HttpRequest& request);
+    // Where /metrics reads the HTTP server's counters (connections, refused accepts); call
+    // before serving. Without it they read 0.
+    void SetServerStats(std::function<ServerStats()> stats) { server_stats_ = std::move(stats); }
 
   private:
     std::unique_ptr<storage::Connection> Acquire();
@@ -53,6 +69,7 @@ class Api {
 
     runtime::System& system_;
     ApiOptions options_;
+    std::function<ServerStats()> server_stats_;
     std::mutex pool_mutex_;
     std::vector<std::unique_ptr<storage::Connection>> pool_;
     std::mutex edits_mutex_;

@@ -13,6 +13,10 @@
 #include <set>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "catalog/yaml.hpp"
 #include "core/files.hpp"
 
@@ -180,8 +184,14 @@ TEST_F(HttpApiTest, EveryDocumentedRouteAndStatusIsServed) {
     check("POST", "/carts/{cartId}/checkout",
           Send("POST", "/carts/" + NewCart("") + "/checkout", R"({"paymentToken":"tok_visa"})"),
           409);
-    const Reply accepted = Send("POST", checkout, R"({"paymentToken":"tok_visa"})");
+    const std::vector<std::pair<std::string, std::string>> key = {{"Idempotency-Key", "k-422"}};
+    const Reply accepted =
+        Send("POST", checkout, R"({"paymentToken":"tok_visa"})", "application/json", key);
     check("POST", "/carts/{cartId}/checkout", accepted, 202);
+    // The same key with another body (another token) is refused, not the first checkout again.
+    check("POST", "/carts/{cartId}/checkout",
+          Send("POST", checkout, R"({"paymentToken":"tok_mastercard"})", "application/json", key),
+          422);
     check("POST", "/carts/{cartId}/items", Send("POST", items, R"({"sku":"SKU-MUG","quantity":1})"),
           409);
     check("DELETE", "/carts/{cartId}/items/{sku}", Send("DELETE", items + "/SKU-BEANS"), 409);
@@ -235,7 +245,8 @@ TEST_F(HttpApiTest, EveryDocumentedRouteAndStatusIsServed) {
     check("GET", "/healthz", Send("GET", "/healthz"), 200);
     const Reply metrics = Send("GET", "/metrics");
     check("GET", "/metrics", metrics, 200);
-    EXPECT_NE(metrics.body.find("acme_checkouts_total{outcome=\"completed\"}"), std::string::npos);
+    EXPECT_NE(metrics.body.find("acme_checkouts{outcome=\"completed\"}"), std::string::npos);
+    EXPECT_NE(metrics.body.find("acme_checkouts{outcome=\"pending\"}"), std::string::npos);
     EXPECT_NE(metrics.body.find("acme_saga_step_seconds_count{step=\"authorize-payment\"}"),
               std::string::npos);
     auto counter = [&](const std::string& name) -> double {
@@ -285,6 +296,306 @@ TEST_F(HttpApiTest, GarbageNeverCrashesTheServer) {
             .status,
         400);
     EXPECT_EQ(Send("GET", "/healthz").status, 200);
+}
+
+// Raw bytes to the server and what comes back until it closes, or `wait` passes.
+std::string Raw(std::uint16_t port, const std::string& bytes,
+                std::chrono::milliseconds wait = std::chrono::milliseconds(2000)) {
+    boost::asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    boost::asio::write(stream.socket(), boost::asio::buffer(bytes));
+    std::string out;
+    char chunk[8192];
+    stream.expires_after(wait);
+    for (;;) {
+        beast::error_code ec;
+        const std::size_t n = stream.read_some(boost::asio::buffer(chunk), ec);
+        out.append(chunk, n);
+        if (ec) break;
+    }
+    return out;
+}
+
+int StatusOf(const std::string& response) {
+    return response.size() > 12 && response.starts_with("HTTP/1.")
+               ? std::stoi(response.substr(9, 3))
+               : 0;
+}
+
+std::string HeaderOf(const std::string& response, const std::string& name) {
+    std::string lower = response.substr(0, response.find("\r\n\r\n"));
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const auto at = lower.find("\r\n" + name + ": ");
+    if (at == std::string::npos) return {};
+    const auto begin = at + name.size() + 4;
+    const auto end = std::min(lower.find("\r\n", begin), lower.size());
+    return response.substr(begin, end - begin);
+}
+
+TEST_F(HttpApiTest, HeadAnswersEveryGetRouteWithoutABody) {
+    for (const std::string path : {"/healthz", "/products", "/metrics"}) {
+        // HEAD, then GET on the same keep-alive connection: a body after HEAD would be read as
+        // the start of the next response.
+        const std::string both =
+            Raw(server_->port(), "HEAD " + path + " HTTP/1.1\r\nHost: t\r\n\r\nGET " + path +
+                                     " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        ASSERT_EQ(StatusOf(both), 200) << path << ": " << both.substr(0, 200);
+        const auto second = both.find("HTTP/1.1 ", 1);
+        ASSERT_NE(second, std::string::npos) << path;
+        const std::string head = both.substr(0, second);
+        EXPECT_TRUE(head.ends_with("\r\n\r\n")) << path << ": HEAD carried a body";
+        const std::string get = both.substr(second);
+        EXPECT_EQ(StatusOf(get), 200) << path;
+        if (path != "/metrics") {  // the metrics' numbers move between the two
+            EXPECT_EQ(HeaderOf(head, "content-length"), HeaderOf(get, "content-length")) << path;
+        }
+        EXPECT_FALSE(HeaderOf(head, "content-length").empty()) << path;
+    }
+}
+
+TEST_F(HttpApiTest, MethodsARouteDoesNotTakeAre405WithAllow) {
+    struct Case {
+        const char* method;
+        std::string path;
+        const char* allow;
+    };
+    const std::string cart = NewCart("");
+    for (const Case& c :
+         {Case{"DELETE", "/healthz", "GET, HEAD"}, Case{"PUT", "/healthz", "GET, HEAD"},
+          Case{"FOO", "/healthz", "GET, HEAD"}, Case{"POST", "/products", "GET, HEAD"},
+          Case{"GET", "/carts/" + cart + "/checkout", "POST"},
+          Case{"PUT", "/carts/" + cart + "/checkout", "POST"}, Case{"GET", "/carts", "POST"},
+          Case{"DELETE", "/orders/x/cancel", "POST"}}) {
+        const std::string r = Raw(server_->port(), std::string(c.method) + " " + c.path +
+                                                       " HTTP/1.1\r\nHost: t\r\nConnection: "
+                                                       "close\r\nContent-Length: 0\r\n\r\n");
+        EXPECT_EQ(StatusOf(r), 405) << c.method << " " << c.path << ": " << r.substr(0, 300);
+        EXPECT_EQ(HeaderOf(r, "allow"), c.allow) << c.method << " " << c.path;
+        EXPECT_EQ(HeaderOf(r, "content-type"), "application/problem+json");
+    }
+    EXPECT_EQ(Send("GET", "/no/such/route").status, 404);
+}
+
+TEST_F(HttpApiTest, RawBytesInThePathAre400AndNoInternalTextLeaks) {
+    const std::string r = Raw(
+        server_->port(), "GET /carts/\xff\xfe HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(StatusOf(r), 400) << r;
+    EXPECT_EQ(HeaderOf(r, "content-type"), "application/problem+json");
+    const json body = json::parse(r.substr(r.find("\r\n\r\n") + 4), nullptr, false);
+    ASSERT_TRUE(body.is_object()) << r;
+    EXPECT_EQ(body.value("status", 0), 400);
+    EXPECT_EQ(r.find("json.exception"), std::string::npos) << r;
+    // Percent-encoded, the same bytes are an ordinary unknown cart.
+    EXPECT_EQ(Send("GET", "/carts/%FF").status, 404);
+}
+
+TEST_F(HttpApiTest, MediaTypesAreComparedExactlyAndWithoutCase) {
+    const std::string body = R"({"customerId":"media"})";
+    for (const char* ok :
+         {"application/json", "APPLICATION/JSON", "Application/Json; charset=utf-8",
+          "application/json ; charset=UTF-8", "application/vnd.acme+json"}) {
+        EXPECT_EQ(Send("POST", "/carts", body, ok).status, 201) << ok;
+    }
+    for (const char* bad : {"application/jsonfoo", "application/json-seq", "text/json",
+                            "application/+json", "application/x+jsonx", "json"}) {
+        EXPECT_EQ(Send("POST", "/carts", body, bad).status, 415) << bad;
+    }
+}
+
+TEST_F(HttpApiTest, BytesAfterTheJsonValueAre400) {
+    EXPECT_EQ(Send("POST", "/carts", std::string(R"({"customerId":"ab"})") + '\0').status, 400);
+    EXPECT_EQ(Send("POST", "/carts", std::string(R"({"customerId":"a)") + '\0' + "b\"}").status,
+              400);
+    EXPECT_EQ(Send("POST", "/carts", R"({"customerId":"ab"} xyz)").status, 400);
+    EXPECT_EQ(Send("POST", "/carts", R"({"customerId":"ab"}{})").status, 400);
+    EXPECT_EQ(Send("POST", "/carts", "{\"customerId\":\"ab\"} \r\n\t ").status, 201);
+}
+
+TEST_F(HttpApiTest, AnUnknownPaymentTokenIsDeclined) {
+    const Reply r = Send("POST", "/carts/" + NewCart("SKU-MUG", 1) + "/checkout",
+                         R"({"paymentToken":"tok_unknown"})");
+    ASSERT_EQ(r.status, 202);
+    const json done =
+        WaitFor("/checkouts/" + r.Json().at("checkoutId").get<std::string>(), "state", "rejected");
+    EXPECT_EQ(done.value("state", ""), "rejected") << done.dump();
+    EXPECT_EQ(done.value("reason", ""), "payment_declined:invalid_token") << done.dump();
+    EXPECT_FALSE(done.contains("orderId"));
+}
+
+TEST_F(HttpApiTest, Rfc9110And9112Statuses) {
+    const std::uint16_t port = server_->port();
+    const std::string long_target = "/carts/" + std::string(9000, 'a');
+    EXPECT_EQ(StatusOf(Raw(port, "GET " + long_target + " HTTP/1.1\r\nHost: t\r\n\r\n")), 414);
+    const std::string very_long_target = "/carts/" + std::string(40'000, 'a');
+    EXPECT_EQ(StatusOf(Raw(port, "GET " + very_long_target + " HTTP/1.1\r\nHost: t\r\n\r\n")), 414);
+    std::string flood = "GET /healthz HTTP/1.1\r\nHost: t\r\n";
+    for (int i = 0; i < 200; ++i)
+        flood += "X-Flood-" + std::to_string(i) + ": " + std::string(200, 'v') + "\r\n";
+    EXPECT_EQ(StatusOf(Raw(port, flood + "\r\n")), 431);
+    EXPECT_EQ(StatusOf(Raw(port, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")), 400);
+    EXPECT_EQ(StatusOf(Raw(port, "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")), 400);
+    EXPECT_EQ(StatusOf(Raw(port, "GET /healthz HTTP/1.0\r\n\r\n")), 200);  // 1.0 needs no Host
+    EXPECT_EQ(StatusOf(Raw(port,
+                           "POST /carts HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\n"
+                           "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")),
+              417);
+    {
+        // Expect: 100-continue: the interim response comes before the body is sent.
+        boost::asio::io_context io;
+        beast::tcp_stream stream(io);
+        stream.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+        const std::string body = R"({"customerId":"continue"})";
+        const std::string head =
+            "POST /carts HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+            "Expect: 100-continue\r\nContent-Type: application/json\r\n"
+            "Content-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n";
+        boost::asio::write(stream.socket(), boost::asio::buffer(head));
+        stream.expires_after(std::chrono::seconds(2));
+        std::string interim(25, '\0');
+        beast::error_code ec;
+        boost::asio::read(stream, boost::asio::buffer(interim.data(), interim.size()), ec);
+        ASSERT_FALSE(ec) << ec.message();
+        EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+        boost::asio::write(stream.socket(), boost::asio::buffer(body));
+        std::string rest;
+        char chunk[4096];
+        for (;;) {
+            const std::size_t n = stream.read_some(boost::asio::buffer(chunk), ec);
+            rest.append(chunk, n);
+            if (ec) break;
+        }
+        EXPECT_EQ(StatusOf(rest), 201) << rest;
+    }
+    EXPECT_EQ(Send("GET", "/healthz").status, 200);
+}
+
+// One rule for repeats, in parallel as in sequence: the first cancel is accepted, every other
+// one is a 409 naming the order's status.
+TEST_F(HttpApiTest, ParallelCancelsAcceptExactlyOne) {
+    const Reply placed = Send("POST", "/carts/" + NewCart("SKU-SCALE", 1) + "/checkout",
+                              R"({"paymentToken":"tok_visa"})");
+    const json done = WaitFor("/checkouts/" + placed.Json().at("checkoutId").get<std::string>(),
+                              "state", "completed");
+    ASSERT_TRUE(done.contains("orderId")) << done.dump();
+    const std::string order = done.at("orderId");
+    std::vector<std::thread> threads;
+    std::vector<Reply> replies(30);
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+        threads.emplace_back([&, i] { replies[i] = Send("POST", "/orders/" + order + "/cancel"); });
+    }
+    for (auto& t : threads) t.join();
+    int accepted = 0;
+    int conflicts = 0;
+    for (const Reply& r : replies) {
+        accepted += r.status == 202 ? 1 : 0;
+        if (r.status == 409) {
+            ++conflicts;
+            EXPECT_NE(r.Json().value("detail", "").find(" is "), std::string::npos) << r.body;
+        }
+    }
+    EXPECT_EQ(accepted, 1);
+    EXPECT_EQ(conflicts, 29);
+    EXPECT_EQ(Send("POST", "/orders/" + order + "/cancel").status, 409);
+}
+
+TEST_F(HttpApiTest, MetricsPassPromtool) {
+    if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+        GTEST_SKIP() << "promtool not installed (scripts/install-deps.sh installs prometheus)";
+    }
+    const Reply metrics = Send("GET", "/metrics");
+    ASSERT_EQ(metrics.status, 200);
+    const auto file = *data_ / "metrics.txt";
+    ASSERT_TRUE(WriteFile(file, metrics.body));
+    const std::string cmd = "promtool check metrics < " + file.string() + " > " +
+                            (*data_ / "promtool.out").string() + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    EXPECT_EQ(status, 0) << ReadFile(*data_ / "promtool.out").value_or("") << metrics.body;
+}
+
+// A server of its own, for what needs connections: the limit answered with 503, and running
+// out of file descriptors survived.
+class HttpServerLimitsTest : public ::testing::Test {
+  protected:
+    static int OpenFds() {
+        int n = 0;
+        for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+            ++n;
+        return n;
+    }
+};
+
+TEST_F(HttpServerLimitsTest, ConnectionsPastTheLimitGet503) {
+    auto server =
+        HttpServer::Start({.host = "127.0.0.1", .port = 0, .threads = 2, .max_connections = 4},
+                          [](const HttpRequest&) {
+                              return HttpResponse{200, "text/plain", "ok", {}};
+                          });
+    ASSERT_TRUE(server.has_value());
+    boost::asio::io_context io;
+    std::vector<std::unique_ptr<beast::tcp_stream>> held;
+    for (int i = 0; i < 4; ++i) {
+        held.push_back(std::make_unique<beast::tcp_stream>(io));
+        held.back()->connect({boost::asio::ip::make_address("127.0.0.1"), (*server)->port()});
+    }
+    // Wait until the four are counted open.
+    for (int i = 0; i < 200 && (*server)->Stats().connections < 4; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_EQ((*server)->Stats().connections, 4u);
+    const std::string refused = Raw((*server)->port(), "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_EQ(StatusOf(refused), 503) << refused;
+    EXPECT_EQ(HeaderOf(refused, "retry-after"), "1");
+    EXPECT_EQ((*server)->Stats().refused_at_limit, 1u);
+    held.clear();
+    for (int i = 0; i < 200 && (*server)->Stats().connections > 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_EQ(
+        StatusOf(Raw((*server)->port(), "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")),
+        200);
+}
+
+// Out of descriptors, accept fails (EMFILE) while connections wait in the listen queue; the
+// server must back off and serve them once descriptors are free, not stop accepting for good.
+TEST_F(HttpServerLimitsTest, RunningOutOfFileDescriptorsDoesNotStopTheServer) {
+    auto server = HttpServer::Start(
+        {.host = "127.0.0.1", .port = 0, .threads = 2, .max_connections = 100'000},
+        [](const HttpRequest&) {
+            return HttpResponse{200, "text/plain", "ok", {}};
+        });
+    ASSERT_TRUE(server.has_value());
+    const std::uint16_t port = (*server)->port();
+    rlimit saved{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+    boost::asio::io_context io;
+    // Sockets made while descriptors are plenty, connected once there are none left.
+    std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> clients;
+    for (int i = 0; i < 20; ++i) {
+        clients.push_back(std::make_unique<boost::asio::ip::tcp::socket>(io));
+        clients.back()->open(boost::asio::ip::tcp::v4());
+    }
+    // Use up every descriptor below a limit just above what is open now.
+    rlimit tight = saved;
+    tight.rlim_cur = static_cast<rlim_t>(OpenFds() + 32);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+    std::vector<int> fillers;
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) fillers.push_back(fd);
+    for (auto& c : clients) {
+        boost::system::error_code ec;
+        c->connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+        ASSERT_FALSE(ec) << ec.message();  // the kernel completes the handshake; accept fails
+    }
+    for (int i = 0; i < 200 && (*server)->Stats().accept_errors == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const std::uint64_t errors = (*server)->Stats().accept_errors;
+    for (const int fd : fillers) ::close(fd);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+    EXPECT_GT(errors, 0u);
+    clients.clear();
+    // Served again: a new connection within a few seconds.
+    const std::string r = Raw(port, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                              std::chrono::milliseconds(3000));
+    EXPECT_EQ(StatusOf(r), 200) << "the server stopped accepting: '" << r << "'";
 }
 
 }  // namespace

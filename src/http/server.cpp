@@ -11,7 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <atomic>
+#include <cstdio>
+#include <optional>
+
 #include <pthread.h>
+#include <sys/resource.h>
 
 namespace acme::http {
 
@@ -30,6 +35,8 @@ int HttpStatusFor(ErrorCode code) {
             return 400;
         case ErrorCode::kNotFound:
             return 404;
+        case ErrorCode::kUnprocessable:
+            return 422;
         case ErrorCode::kConflict:
         case ErrorCode::kFailedPrecondition:
             return 409;
@@ -51,7 +58,11 @@ HttpResponse Problem(int status, const std::string& title, const std::string& de
                                 {"title", title},
                                 {"status", status},
                                 {"detail", detail}};
-    return {status, "application/problem+json", j.dump(), {}};
+    // Details may quote a client's bytes: never let one that is not UTF-8 throw here.
+    return {status,
+            "application/problem+json",
+            j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
+            {}};
 }
 
 namespace {
@@ -122,9 +133,13 @@ auto AsyncHandle(const AsyncRequestHandler& handler, const HttpRequest& request,
             try {
                 handler(request, std::move(respond));
             } catch (const std::exception& e) {
-                // Thrown before answering: answer here (a handler never throws after).
-                asio::post(executor, [shared, what = std::string(e.what())]() mutable {
-                    (*shared)(Problem(500, "Internal Server Error", what));
+                // Thrown before answering: answer here (a handler never throws after). The
+                // reason goes to the log, never to the client.
+                std::fprintf(stderr, "acme-http: handler failed on %s %s: %s\n",
+                             request.method.c_str(), request.path.c_str(), e.what());
+                asio::post(executor, [shared]() mutable {
+                    (*shared)(Problem(500, "Internal Server Error",
+                                      "the server could not answer this request"));
                 });
             }
         },
@@ -133,7 +148,9 @@ auto AsyncHandle(const AsyncRequestHandler& handler, const HttpRequest& request,
 
 HttpRequest FromBeast(beast::http::request<beast::http::string_body>& req) {
     HttpRequest r;
-    r.method = std::string(req.method_string());
+    // HEAD is answered as GET without the body (Reply drops it), so routes know only GET.
+    r.method = req.method() == beast::http::verb::head ? std::string("GET")
+                                                       : std::string(req.method_string());
     r.target = std::string(req.target());
     r.path = r.target.substr(0, r.target.find('?'));
     for (const auto& field : req) {
@@ -146,7 +163,7 @@ HttpRequest FromBeast(beast::http::request<beast::http::string_body>& req) {
 }
 
 asio::awaitable<void> Reply(Stream& stream, HttpResponse r, bool keep_alive, unsigned version,
-                            beast::error_code& ec) {
+                            beast::error_code& ec, bool head = false) {
     beast::http::response<beast::http::string_body> res(static_cast<beast::http::status>(r.status),
                                                         version);
     res.set(beast::http::field::server, "acme");
@@ -155,61 +172,203 @@ asio::awaitable<void> Reply(Stream& stream, HttpResponse r, bool keep_alive, uns
     res.keep_alive(keep_alive);
     res.body() = std::move(r.body);
     res.prepare_payload();
-    auto [write_ec, written] =
-        co_await beast::http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    beast::http::response_serializer<beast::http::string_body> serializer(res);
+    // A HEAD response carries the GET response's headers (Content-Length too) and no body.
+    auto [write_ec, written] = head ? co_await beast::http::async_write_header(
+                                          stream, serializer, asio::as_tuple(asio::use_awaitable))
+                                    : co_await beast::http::async_write(
+                                          stream, serializer, asio::as_tuple(asio::use_awaitable));
     (void)written;
     ec = write_ec;
+}
+
+std::string Lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+// A target of visible ASCII only: RFC 9112 has no raw bytes above 0x7E (percent-encode them).
+bool IsAsciiTarget(std::string_view target) {
+    for (const char c : target) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7F) return false;
+    }
+    return true;
+}
+
+// The status for a read error: 413, 414, 431 or 400. `pending` is what was read and not parsed
+// (for a header over the limit: is it the request line or the fields?).
+HttpResponse ReadErrorResponse(const beast::error_code& ec, std::string_view pending,
+                               const ServerOptions& options) {
+    if (ec == beast::http::error::body_limit) {
+        return Problem(413, "Payload Too Large",
+                       "the body is larger than " + std::to_string(options.body_limit) + " bytes");
+    }
+    if (ec == beast::http::error::header_limit) {
+        const std::size_t line_end = pending.find("\r\n");
+        if (line_end == std::string_view::npos || line_end > options.target_limit + 32) {
+            return Problem(414, "URI Too Long",
+                           "the request target is longer than " +
+                               std::to_string(options.target_limit) + " bytes");
+        }
+        return Problem(
+            431, "Request Header Fields Too Large",
+            "the header fields are larger than " + std::to_string(options.header_limit) + " bytes");
+    }
+    return Problem(400, "Bad Request", "malformed HTTP request: " + ec.message());
+}
+
+// RFC 9110/9112 checks on a parsed header; nullopt when the request may go on.
+std::optional<HttpResponse> CheckHeader(
+    const beast::http::request_parser<beast::http::string_body>& parser,
+    const ServerOptions& options) {
+    const auto& req = parser.get();
+    if (req.target().size() > options.target_limit) {
+        return Problem(
+            414, "URI Too Long",
+            "the request target is longer than " + std::to_string(options.target_limit) + " bytes");
+    }
+    std::size_t field_bytes = 0;
+    for (const auto& field : req)
+        field_bytes += field.name_string().size() + field.value().size() + 4;
+    if (field_bytes > options.header_limit) {
+        return Problem(
+            431, "Request Header Fields Too Large",
+            "the header fields are larger than " + std::to_string(options.header_limit) + " bytes");
+    }
+    if (!IsAsciiTarget(req.target())) {
+        return Problem(400, "Bad Request",
+                       "the request target holds bytes that are not visible ASCII "
+                       "(percent-encode them)");
+    }
+    const auto hosts = req.count(beast::http::field::host);
+    if ((req.version() >= 11 && hosts != 1) || hosts > 1) {
+        return Problem(400, "Bad Request", "an HTTP/1.1 request needs exactly one Host header");
+    }
+    if (auto expect = req.find(beast::http::field::expect); expect != req.end()) {
+        if (Lower(expect->value()) != "100-continue") {
+            return Problem(417, "Expectation Failed", "only 'Expect: 100-continue' is understood");
+        }
+    }
+    return std::nullopt;
 }
 
 // One connection: read a request, await the handler's response, write it; until the client
 // closes, stops keeping alive, idles 30 s or sends something malformed.
 asio::awaitable<void> Session(Stream stream, const AsyncRequestHandler& handler,
-                              std::size_t body_limit, Outstanding& outstanding) {
+                              const ServerOptions& options, Outstanding& outstanding) {
     beast::flat_buffer buffer;
+    auto pending = [&] {
+        const auto data = buffer.data();
+        return std::string_view(static_cast<const char*>(data.data()), data.size());
+    };
     for (;;) {
         beast::http::request_parser<beast::http::string_body> parser;
-        parser.body_limit(body_limit);
+        parser.body_limit(options.body_limit);
+        // Room for the longest target allowed and the fields; CheckHeader tells the two apart.
+        parser.header_limit(
+            static_cast<std::uint32_t>(options.target_limit + options.header_limit));
         stream.expires_after(std::chrono::seconds(30));
-        auto [ec, read] = co_await beast::http::async_read(stream, buffer, parser,
-                                                           asio::as_tuple(asio::use_awaitable));
+        auto [ec, read] = co_await beast::http::async_read_header(
+            stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
         (void)read;
         if (ec == beast::http::error::end_of_stream || ec == beast::error::timeout ||
             ec == asio::error::connection_reset || ec == asio::error::eof) {
             break;
         }
         beast::error_code write_ec;
-        if (ec == beast::http::error::body_limit) {
-            co_await Reply(
-                stream,
-                Problem(413, "Payload Too Large",
-                        "the body is larger than " + std::to_string(body_limit) + " bytes"),
-                false, 11, write_ec);
+        if (ec) {
+            co_await Reply(stream, ReadErrorResponse(ec, pending(), options), false, 11, write_ec);
             break;
         }
-        if (ec) {
-            co_await Reply(stream,
-                           Problem(400, "Bad Request", "malformed HTTP request: " + ec.message()),
-                           false, 11, write_ec);
+        if (auto refused = CheckHeader(parser, options)) {
+            co_await Reply(stream, std::move(*refused), false, 11, write_ec);
             break;
+        }
+        if (parser.get()[beast::http::field::expect].size() != 0 && parser.get().version() >= 11 &&
+            !parser.is_done()) {
+            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            auto [continue_ec, sent] =
+                co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
+                                           asio::as_tuple(asio::use_awaitable));
+            (void)sent;
+            if (continue_ec) break;
+        }
+        if (!parser.is_done()) {
+            auto [body_ec, body_read] = co_await beast::http::async_read(
+                stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+            (void)body_read;
+            if (body_ec == beast::error::timeout || body_ec == asio::error::connection_reset ||
+                body_ec == asio::error::eof || body_ec == beast::http::error::end_of_stream) {
+                break;
+            }
+            if (body_ec) {
+                co_await Reply(stream, ReadErrorResponse(body_ec, pending(), options), false, 11,
+                               write_ec);
+                break;
+            }
         }
         auto& req = parser.get();
         const bool keep_alive = req.keep_alive();
         const unsigned version = req.version();
+        const bool head = req.method() == beast::http::verb::head;
         const HttpRequest request = FromBeast(req);
         stream.expires_never();  // the handler may wait for a group commit
         HttpResponse response =
             co_await AsyncHandle(handler, request, outstanding, asio::use_awaitable);
         stream.expires_after(std::chrono::seconds(30));
-        co_await Reply(stream, std::move(response), keep_alive, version, write_ec);
+        co_await Reply(stream, std::move(response), keep_alive, version, write_ec, head);
         if (write_ec || !keep_alive) break;
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
+// A connection past max_connections: told so, then closed.
+asio::awaitable<void> RefuseSession(Stream stream) {
+    stream.expires_after(std::chrono::seconds(5));
+    HttpResponse busy = Problem(503, "Service Unavailable",
+                                "the server has as many connections open as it serves; retry "
+                                "shortly");
+    busy.headers.emplace_back("Retry-After", "1");
+    beast::error_code ec;
+    co_await Reply(stream, std::move(busy), false, 11, ec);
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    // Read what the client sent until it closes: closing with unread bytes would reset the
+    // connection and could discard the 503 before the client reads it.
+    char sink[4096];
+    for (int i = 0; i < 16 && !ec; ++i) {
+        auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(sink),
+                                                            asio::as_tuple(asio::use_awaitable));
+        (void)n;
+        ec = read_ec;
+    }
+}
+
+// Counts the connection as open for as long as its session's frame lives.
+struct ConnectionCount {
+    explicit ConnectionCount(std::atomic<std::uint64_t>& c) : count(c) { count.fetch_add(1); }
+    ~ConnectionCount() { count.fetch_sub(1); }
+    ConnectionCount(const ConnectionCount&) = delete;
+    ConnectionCount& operator=(const ConnectionCount&) = delete;
+    std::atomic<std::uint64_t>& count;
+};
+
+asio::awaitable<void> CountedSession(Stream stream, const AsyncRequestHandler& handler,
+                                     const ServerOptions& options, Outstanding& outstanding,
+                                     std::shared_ptr<ConnectionCount> counted) {
+    co_await Session(std::move(stream), handler, options, outstanding);
+    (void)counted;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
+    // Before the io_context: sessions still in it when it is destroyed count themselves out.
+    std::atomic<std::uint64_t> accept_errors{0};
+    std::atomic<std::uint64_t> refused_at_limit{0};
+    std::atomic<std::uint64_t> connections{0};
     asio::io_context io;
     tcp::acceptor acceptor{io};
     AsyncRequestHandler handler;
@@ -218,18 +377,54 @@ struct HttpServer::Impl {
     Outstanding outstanding;
 
     asio::awaitable<void> Accept() {
+        asio::steady_timer backoff(io);
+        std::uint64_t burst = 0;
         for (;;) {
             auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io),
                                                                asio::as_tuple(asio::use_awaitable));
-            if (ec) co_return;  // acceptor closed
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+            if (ec) {
+                // Out of descriptors (EMFILE, ENFILE), of buffers (ENOBUFS), or a handshake
+                // aborted: the connection waits in the listen queue; try again shortly.
+                accept_errors.fetch_add(1);
+                if (burst++ == 0) {
+                    std::fprintf(stderr, "acme-http: accept failed (%s); backing off\n",
+                                 ec.message().c_str());
+                }
+                backoff.expires_after(std::chrono::milliseconds(20));
+                co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+                continue;
+            }
+            if (burst != 0) {
+                std::fprintf(stderr, "acme-http: accepting again after %llu failed accepts\n",
+                             static_cast<unsigned long long>(burst));
+                burst = 0;
+            }
             auto executor = socket.get_executor();
-            asio::co_spawn(
-                executor,
-                Session(Stream(std::move(socket)), handler, options.body_limit, outstanding),
-                asio::detached);
+            if (connections.load() >= options.max_connections) {
+                refused_at_limit.fetch_add(1);
+                asio::co_spawn(executor, RefuseSession(Stream(std::move(socket))), asio::detached);
+                continue;
+            }
+            asio::co_spawn(executor,
+                           CountedSession(Stream(std::move(socket)), handler, options, outstanding,
+                                          std::make_shared<ConnectionCount>(connections)),
+                           asio::detached);
         }
     }
 };
+
+std::size_t DefaultMaxConnections() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 65'536;
+    const auto fds = static_cast<std::size_t>(limit.rlim_cur);
+    return fds > 80 ? fds - 64 : 16;
+}
+
+ServerStats HttpServer::Stats() const {
+    return {impl_->accept_errors.load(), impl_->refused_at_limit.load(), impl_->connections.load(),
+            impl_->options.max_connections};
+}
 
 HttpServer::HttpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() {
@@ -251,6 +446,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& optio
     auto impl = std::make_shared<Impl>();
     impl->handler = std::move(handler);
     impl->options = options;
+    if (impl->options.max_connections == 0) impl->options.max_connections = DefaultMaxConnections();
     beast::error_code ec;
     const auto address = asio::ip::make_address(options.host, ec);
     if (ec)

@@ -1,7 +1,15 @@
 // A small HTTP/1.1 server on Boost.Beast: each keep-alive connection is a C++20 coroutine on
 // a few threads. A request goes to the handler with a `Respond` to call once, from any thread:
-// a handler waiting for something (a group commit) holds no thread meanwhile. Bodies over
-// `body_limit` get 413 and malformed requests 400 before the handler runs.
+// a handler waiting for something (a group commit) holds no thread meanwhile.
+//
+// Before the handler runs, the server answers what RFC 9110/9112 leave to it: 400 for a
+// malformed request, an HTTP/1.1 request without exactly one Host, or a target that is not
+// ASCII; 413 for a body over `body_limit`; 414 for a target over `target_limit`; 431 for
+// header fields over `header_limit`; 417 for an Expect other than 100-continue, and
+// `100 Continue` before reading the body of a request that asks for it. HEAD is handed to the
+// handler as GET and answered with the same headers and no body. Accept errors (out of file
+// descriptors, aborted handshakes) never stop the server: it backs off, says so once per burst
+// on stderr, and counts them; connections past `max_connections` get a 503 and are closed.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +51,21 @@ struct ServerOptions {
     std::uint16_t port = 8080;  // 0 picks a free port
     int threads = 2;
     std::size_t body_limit = 64 * 1024;
+    std::size_t target_limit = 8 * 1024;   // request line's target, bytes (414 past it)
+    std::size_t header_limit = 16 * 1024;  // request line and header fields, bytes (431)
+    // Open connections served at once; the next get 503 and are closed. 0: the process's
+    // file descriptor limit less a reserve for the database and logs (DefaultMaxConnections).
+    std::size_t max_connections = 0;
+};
+
+// The file descriptor limit (RLIMIT_NOFILE) less 64, at least 16.
+[[nodiscard]] std::size_t DefaultMaxConnections();
+
+struct ServerStats {
+    std::uint64_t accept_errors = 0;     // accept() failed (EMFILE, ENFILE, ENOBUFS, ...)
+    std::uint64_t refused_at_limit = 0;  // accepted past max_connections, answered 503
+    std::uint64_t connections = 0;       // open now
+    std::uint64_t max_connections = 0;   // the limit in force
 };
 
 class HttpServer {
@@ -55,6 +78,8 @@ class HttpServer {
                                                                    RequestHandler handler);
     void Stop();
     [[nodiscard]] std::uint16_t port() const;
+    // Thread-safe; counters since Start.
+    [[nodiscard]] ServerStats Stats() const;
 
     struct Impl;
 

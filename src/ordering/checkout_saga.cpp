@@ -32,6 +32,12 @@ CREATE TABLE IF NOT EXISTS ord_saga_steps (
 CREATE TABLE IF NOT EXISTS ord_cancellations (
     order_id TEXT PRIMARY KEY, requested_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- A customer's cancel or return request, accepted once: the first request of a kind wins,
+-- in parallel as in sequence (a repeat is a 409 with the order's status).
+CREATE TABLE IF NOT EXISTS ord_customer_requests (
+    order_id TEXT NOT NULL, kind TEXT NOT NULL, requested_ms INTEGER NOT NULL,
+    PRIMARY KEY (order_id, kind)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ord_orders (
     id TEXT PRIMARY KEY, checkout_id TEXT NOT NULL UNIQUE, customer_id TEXT NOT NULL,
     status TEXT NOT NULL, items TEXT NOT NULL, total INTEGER NOT NULL, currency TEXT NOT NULL,
@@ -419,6 +425,28 @@ Result<OrderView> OrderService::Get(storage::Connection& db, const std::string& 
     return OrderView{r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Int(5), r.Text(6)};
 }
 
+namespace {
+
+// Records the first customer request of `kind` for an order; kConflict, naming the order's
+// status, for every later one. One insert on the writer decides, so parallel and sequential
+// repeats get the same answer.
+Result<void> ClaimRequest(storage::Connection& tx, const Clock& clock, const std::string& order_id,
+                          const char* kind, const std::string& status) {
+    const Value v[] = {order_id, std::string(kind), clock.NowMillis()};
+    if (auto ok = tx.Execute(
+            "INSERT INTO ord_customer_requests(order_id, kind, requested_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            v);
+        !ok) {
+        return ok;
+    }
+    if (tx.Changes() != 0) return {};
+    return MakeError(ErrorCode::kConflict, std::string("a ") + kind + " of order '" + order_id +
+                                               "' was requested already; the order is " + status);
+}
+
+}  // namespace
+
 Result<OrderView> OrderService::RequestCancel(storage::Connection& db, messaging::Bus& bus,
                                               const std::string& id) {
     OrderView view;
@@ -429,11 +457,9 @@ Result<OrderView> OrderService::RequestCancel(storage::Connection& db, messaging
             return MakeError(ErrorCode::kConflict,
                              "order '" + id + "' is " + order->status + " and cannot be cancelled");
         }
-        const Value k[] = {id};
         view = *order;
-        auto pending = tx.Query("SELECT 1 FROM ord_cancellations WHERE order_id = ?", k);
-        if (!pending) return std::unexpected(pending.error());
-        if (!pending->empty()) return {};  // already requested: accepted again, once
+        if (auto first = ClaimRequest(tx, bus.clock(), id, "cancel", order->status); !first)
+            return first;
         return bus.Publish(tx, "storefront", "cancel-order", id,
                            json{{"orderId", id}, {"reason", "customer_request"}});
     });
@@ -448,11 +474,12 @@ Result<OrderView> OrderService::RequestReturn(storage::Connection& db, messaging
         auto order = Get(tx, id);
         if (!order) return std::unexpected(order.error());
         view = *order;
-        if (order->status == "returned" || order->status == "refunded") return {};
         if (order->status != "completed") {
             return MakeError(ErrorCode::kConflict, "order '" + id + "' is " + order->status +
                                                        ": only a completed order can be returned");
         }
+        if (auto first = ClaimRequest(tx, bus.clock(), id, "return", order->status); !first)
+            return first;
         return bus.Publish(tx, "storefront", "return-order", id,
                            json{{"orderId", id}, {"reason", "customer_return"}});
     });

@@ -91,14 +91,16 @@ class OrderService {
     [[nodiscard]] static Result<OrderView> Get(storage::Connection& db, const std::string& id);
     // Accepts a cancellation before shipment: publishes cancel-order as the storefront would.
     // The order becomes `cancelled` when the warehouse confirms (shipment-cancelled); if the
-    // parcel left first it ships. kNotFound; kConflict when shipped, completed or cancelled.
+    // parcel left first it ships. kNotFound; kConflict when shipped, completed or cancelled,
+    // and for every request after the first (in parallel as in sequence).
     [[nodiscard]] static Result<OrderView> RequestCancel(storage::Connection& db,
                                                          messaging::Bus& bus,
                                                          const std::string& id);
     // Accepts the return of a completed order: publishes return-order as the storefront
     // would. The order becomes `returned`, order-service asks payments to refund the capture
-    // (refund-payment) and the order becomes `refunded` on payment-refunded. A second request
-    // is accepted again, once. kNotFound; kConflict when the order has not completed.
+    // (refund-payment) and the order becomes `refunded` on payment-refunded. kNotFound;
+    // kConflict when the order is not `completed` (returned, refunded, not yet delivered) and
+    // for every request after the first.
     [[nodiscard]] static Result<OrderView> RequestReturn(storage::Connection& db,
                                                          messaging::Bus& bus,
                                                          const std::string& id);

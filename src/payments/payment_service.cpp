@@ -111,6 +111,10 @@ GatewayDecision SimulatedGateway::Authorize(const std::string& token, std::int64
     if (token == "tok_decline") return {GatewayOutcome::kDeclined, "card_declined"};
     if (token == "tok_timeout") return {GatewayOutcome::kNoAnswer, "gateway_timeout"};
     if (token == "tok_error") return {GatewayOutcome::kError, "gateway_error"};
+    // A real gateway declines a token it never issued.
+    if (token != "tok_visa" && token != "tok_mastercard") {
+        return {GatewayOutcome::kDeclined, "invalid_token"};
+    }
     if (amount > options_.decline_above) return {GatewayOutcome::kDeclined, "amount_limit"};
     if (options_.decline_rate > 0 || options_.error_rate > 0 || options_.timeout_rate > 0) {
         std::lock_guard lock(mutex_);

@@ -3,12 +3,14 @@
 // Authorization requests are recorded with the authorize-payment message and sent to the
 // gateway by a worker outside any database transaction, so gateway latency never holds the
 // write lock. The simulated gateway answers by rules so every failure path can be driven from
-// a test: card tokens (`tok_visa` approves, `tok_decline` declines, `tok_timeout` never answers
-// or answers after `late_answer_ms`, `tok_error` fails and is retried with backoff, then left
-// unanswered), an amount limit, decline/error/timeout rates and a latency. Refunds (of a
-// captured payment, for a returned order) are recorded by the refund-payment message and sent
-// to the gateway by the same worker; gateway errors are retried with backoff, after the last
-// attempt the refund stays `refund_failed` for an operator (the audit counts it).
+// a test: card tokens (`tok_visa` and `tok_mastercard` approve, `tok_decline` declines,
+// `tok_timeout` never answers or answers after `late_answer_ms`, `tok_error` fails and is
+// retried with backoff, then left unanswered, and any other token is declined with
+// `invalid_token`, as a real gateway declines a token it never issued), an amount limit,
+// decline/error/timeout rates and a latency. Refunds (of a captured payment, for a returned order)
+// are recorded by the refund-payment message and sent to the gateway by the same worker; gateway
+// errors are retried with backoff, after the last attempt the refund stays `refund_failed` for an
+// operator (the audit counts it).
 #pragma once
 
 #include <cstdint>

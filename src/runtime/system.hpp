@@ -23,7 +23,8 @@ namespace acme::runtime {
 struct SystemOptions {
     std::filesystem::path data_dir = "data";
     std::filesystem::path catalog_dir = "catalog";
-    storage::Durability durability = storage::Durability::kNormal;
+    // kFull: a commit is on disk before anyone is told it happened (a 202 is a promise).
+    storage::Durability durability = storage::Durability::kFull;
     messaging::BusOptions bus;
     ordering::SagaDeadlines deadlines;
     ordering::OrderFaults order_faults;

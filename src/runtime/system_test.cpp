@@ -126,7 +126,8 @@ TEST_F(SystemTest, ReturnRefundsTheCapturedPaymentOnce) {
     Drive(4);
     const std::string order = View(id).order_id;
     ASSERT_EQ(ordering::OrderService::Get(system_->db(), order)->status, "completed");
-    // Only a completed order can be returned; asking twice is accepted, once.
+    // Only a completed order can be returned; the first request is accepted, a repeat is a
+    // conflict naming the order's status.
     const std::string other = Checkout("tok_visa");
     Drive();
     auto early =
@@ -134,8 +135,16 @@ TEST_F(SystemTest, ReturnRefundsTheCapturedPaymentOnce) {
     ASSERT_FALSE(early.has_value());
     EXPECT_EQ(early.error().code, ErrorCode::kConflict);
     ASSERT_TRUE(ordering::OrderService::RequestReturn(system_->db(), system_->bus(), order));
-    ASSERT_TRUE(ordering::OrderService::RequestReturn(system_->db(), system_->bus(), order));
+    auto again = ordering::OrderService::RequestReturn(system_->db(), system_->bus(), order);
+    ASSERT_FALSE(again.has_value());
+    EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+    EXPECT_NE(again.error().message.find("requested already; the order is completed"),
+              std::string::npos)
+        << again.error().message;
     Drive(4);
+    auto late = ordering::OrderService::RequestReturn(system_->db(), system_->bus(), order);
+    ASSERT_FALSE(late.has_value());
+    EXPECT_NE(late.error().message.find("is refunded"), std::string::npos) << late.error().message;
     EXPECT_EQ(ordering::OrderService::Get(system_->db(), order)->status, "refunded");
     EXPECT_EQ(Scalar("SELECT status FROM pay_payments WHERE checkout_id = ?", id), "refunded");
     EXPECT_EQ(Scalar("SELECT amount FROM pay_refunds WHERE order_id = ?", order),
@@ -311,7 +320,7 @@ TEST_F(SystemTest, IdempotencyKeyReturnsTheSameCheckout) {
     ASSERT_TRUE(system_->cart().AddItem(db, second->id, "SKU-BEANS", 1));
     auto reused = system_->cart().Checkout(db, second->id, "tok_visa", "key-123");
     ASSERT_FALSE(reused.has_value());
-    EXPECT_EQ(reused.error().code, ErrorCode::kConflict);  // the key is another cart's
+    EXPECT_EQ(reused.error().code, ErrorCode::kUnprocessable);  // the key is another cart's
     EXPECT_EQ(system_->cart().Get(db, second->id)->status, "open");
     for (const char* key : {"key-456", "key-789"}) {
         EXPECT_EQ(Scalar("SELECT count(*) FROM shop_checkout_keys WHERE idempotency_key = ?", key),

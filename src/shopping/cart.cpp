@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS shop_cart_items (
     unit_price INTEGER NOT NULL, PRIMARY KEY (cart_id, sku)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS shop_checkout_keys (
-    idempotency_key TEXT PRIMARY KEY, cart_id TEXT NOT NULL, checkout_id TEXT NOT NULL UNIQUE
+    idempotency_key TEXT PRIMARY KEY, cart_id TEXT NOT NULL, checkout_id TEXT NOT NULL UNIQUE,
+    request_fingerprint TEXT
 ) WITHOUT ROWID;
 )sql";
 
@@ -36,7 +37,18 @@ std::vector<Product> DemoProducts() {
             {"SKU-SCALE", "Brew scale", 4'999, "EUR"}};
 }
 
-Result<void> CartService::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
+Result<void> CartService::Migrate(storage::Connection& db) {
+    return storage::InTransaction(db, [&]() -> Result<void> {
+        if (auto ok = db.ExecuteScript(kSchema); !ok) return ok;
+        // Keys stored before the fingerprint get the column (NULL: any payload matches them).
+        auto has = db.Query(
+            "SELECT count(*) FROM pragma_table_info('shop_checkout_keys') "
+            "WHERE name = 'request_fingerprint'");
+        if (!has) return std::unexpected(has.error());
+        if (has->front().Int(0) != 0) return {};
+        return db.Execute("ALTER TABLE shop_checkout_keys ADD COLUMN request_fingerprint TEXT");
+    });
+}
 
 Result<void> CartService::Seed(storage::Connection& db, const std::vector<Product>& products) {
     return storage::InTransaction(db, [&]() -> Result<void> {
@@ -241,6 +253,19 @@ nlohmann::json CheckoutMessage(const Cart& cart, const std::string& checkout_id,
                           {"paymentToken", payment_token}};
 }
 
+// What identifies a checkout request's payload beside its cart: the payment token, hashed
+// (FNV-1a, stable across builds) so the key table holds no token.
+std::string RequestFingerprint(const std::string& payment_token) {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (const char c : "paymentToken=" + payment_token) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 1099511628211ULL;
+    }
+    char out[17];
+    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+    return out;
+}
+
 // What a prepared checkout's write needs, owned by the write (it may run later, elsewhere).
 struct CheckoutState {
     std::string cart_id;
@@ -290,9 +315,11 @@ Result<PreparedCheckout> CartService::PrepareCheckout(storage::Connection& db,
         const std::string& cid = state->cart_id;
         const std::string key =
             state->idempotency_key.empty() ? "auto:" + state->checkout_id : state->idempotency_key;
-        const Value ins[] = {key, cid, state->checkout_id};
+        const std::string fingerprint = RequestFingerprint(state->payment_token);
+        const Value ins[] = {key, cid, state->checkout_id, fingerprint};
         if (auto ok = tx.Execute("INSERT INTO shop_checkout_keys(idempotency_key, cart_id, "
-                                 "checkout_id) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                                 "checkout_id, request_fingerprint) VALUES (?,?,?,?) "
+                                 "ON CONFLICT DO NOTHING",
                                  ins);
             !ok) {
             return ok;
@@ -301,10 +328,17 @@ Result<PreparedCheckout> CartService::PrepareCheckout(storage::Connection& db,
             // The key was used before: the same checkout again, or a mistake.
             const Value k[] = {key};
             auto seen = tx.Query(
-                "SELECT cart_id, checkout_id FROM shop_checkout_keys WHERE idempotency_key = ?", k);
+                "SELECT cart_id, checkout_id, request_fingerprint FROM shop_checkout_keys "
+                "WHERE idempotency_key = ?",
+                k);
             if (!seen) return std::unexpected(seen.error());
             if (seen->empty() || seen->front().Text(0) != cid) {
-                return MakeError(ErrorCode::kConflict, "Idempotency-Key was used for another cart");
+                return MakeError(ErrorCode::kUnprocessable,
+                                 "Idempotency-Key was used for another cart");
+            }
+            if (!seen->front().IsNull(2) && seen->front().Text(2) != fingerprint) {
+                return MakeError(ErrorCode::kUnprocessable,
+                                 "Idempotency-Key was used with a different request body");
             }
             *accepted = {seen->front().Text(1), true};
             return {};
