@@ -191,7 +191,7 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
     serve
         ->add_option("--max-connections", serve_args->max_connections,
                      "connections served at once; the next get 503 (default: the file "
-                     "descriptor limit less 64)")
+                     "descriptor limit less an eighth, at least 128)")
         ->check(CLI::NonNegativeNumber);
     serve
         ->add_option(

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <optional>
@@ -325,27 +326,6 @@ asio::awaitable<void> Session(Stream stream, const AsyncRequestHandler& handler,
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-// A connection past max_connections: told so, then closed.
-asio::awaitable<void> RefuseSession(Stream stream) {
-    stream.expires_after(std::chrono::seconds(5));
-    HttpResponse busy = Problem(503, "Service Unavailable",
-                                "the server has as many connections open as it serves; retry "
-                                "shortly");
-    busy.headers.emplace_back("Retry-After", "1");
-    beast::error_code ec;
-    co_await Reply(stream, std::move(busy), false, 11, ec);
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    // Read what the client sent until it closes: closing with unread bytes would reset the
-    // connection and could discard the 503 before the client reads it.
-    char sink[4096];
-    for (int i = 0; i < 16 && !ec; ++i) {
-        auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(sink),
-                                                            asio::as_tuple(asio::use_awaitable));
-        (void)n;
-        ec = read_ec;
-    }
-}
-
 // Counts the connection as open for as long as its session's frame lives.
 struct ConnectionCount {
     explicit ConnectionCount(std::atomic<std::uint64_t>& c) : count(c) { count.fetch_add(1); }
@@ -354,6 +334,32 @@ struct ConnectionCount {
     ConnectionCount& operator=(const ConnectionCount&) = delete;
     std::atomic<std::uint64_t>& count;
 };
+
+// At most this many refused connections are being told 503 at once; past it a refused
+// connection is closed at once (each holds a descriptor while it is told).
+constexpr std::uint64_t kMaxRefusing = 64;
+
+// A connection past max_connections: told so, then closed within 200 ms.
+asio::awaitable<void> RefuseSession(Stream stream, std::shared_ptr<ConnectionCount> refusing) {
+    (void)refusing;
+    stream.expires_after(std::chrono::milliseconds(200));
+    HttpResponse busy = Problem(503, "Service Unavailable",
+                                "the server has as many connections open as it serves; retry "
+                                "shortly");
+    busy.headers.emplace_back("Retry-After", "1");
+    beast::error_code ec;
+    co_await Reply(stream, std::move(busy), false, 11, ec);
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    // Read what the client sent until it closes (or the 200 ms pass): closing with unread
+    // bytes would reset the connection and could discard the 503 before the client reads it.
+    char sink[4096];
+    for (int i = 0; i < 16 && !ec; ++i) {
+        auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(sink),
+                                                            asio::as_tuple(asio::use_awaitable));
+        (void)n;
+        ec = read_ec;
+    }
+}
 
 asio::awaitable<void> CountedSession(Stream stream, const AsyncRequestHandler& handler,
                                      const ServerOptions& options, Outstanding& outstanding,
@@ -369,6 +375,7 @@ struct HttpServer::Impl {
     std::atomic<std::uint64_t> accept_errors{0};
     std::atomic<std::uint64_t> refused_at_limit{0};
     std::atomic<std::uint64_t> connections{0};
+    std::atomic<std::uint64_t> refusing{0};
     asio::io_context io;
     tcp::acceptor acceptor{io};
     AsyncRequestHandler handler;
@@ -403,8 +410,13 @@ struct HttpServer::Impl {
             auto executor = socket.get_executor();
             if (connections.load() >= options.max_connections) {
                 refused_at_limit.fetch_add(1);
-                asio::co_spawn(executor, RefuseSession(Stream(std::move(socket))), asio::detached);
-                continue;
+                if (refusing.load() < kMaxRefusing) {
+                    asio::co_spawn(executor,
+                                   RefuseSession(Stream(std::move(socket)),
+                                                 std::make_shared<ConnectionCount>(refusing)),
+                                   asio::detached);
+                }
+                continue;  // else the socket closes here
             }
             asio::co_spawn(executor,
                            CountedSession(Stream(std::move(socket)), handler, options, outstanding,
@@ -417,8 +429,11 @@ struct HttpServer::Impl {
 std::size_t DefaultMaxConnections() {
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 65'536;
+    // The reserve holds the database connections (about 60 under load), the log and the
+    // connections being told 503.
     const auto fds = static_cast<std::size_t>(limit.rlim_cur);
-    return fds > 80 ? fds - 64 : 16;
+    const std::size_t reserve = std::max<std::size_t>(128, fds / 8);
+    return fds > reserve + 16 ? fds - reserve : 16;
 }
 
 ServerStats HttpServer::Stats() const {

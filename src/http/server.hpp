@@ -9,7 +9,8 @@
 // `100 Continue` before reading the body of a request that asks for it. HEAD is handed to the
 // handler as GET and answered with the same headers and no body. Accept errors (out of file
 // descriptors, aborted handshakes) never stop the server: it backs off, says so once per burst
-// on stderr, and counts them; connections past `max_connections` get a 503 and are closed.
+// on stderr, and counts them; connections past `max_connections` get a 503 and are closed
+// (at most 64 are being told at once, each for at most 200 ms; past that they are just closed).
 #pragma once
 
 #include <cstdint>
@@ -58,7 +59,8 @@ struct ServerOptions {
     std::size_t max_connections = 0;
 };
 
-// The file descriptor limit (RLIMIT_NOFILE) less 64, at least 16.
+// The file descriptor limit (RLIMIT_NOFILE) less a reserve for everything else the process
+// opens (an eighth of the limit, at least 128); at least 16.
 [[nodiscard]] std::size_t DefaultMaxConnections();
 
 struct ServerStats {
