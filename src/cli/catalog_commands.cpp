@@ -23,6 +23,7 @@ struct CatalogArgs {
     std::string focus;
     int depth = -1;
     std::string output;
+    std::string fail_on = "error";
 
     [[nodiscard]] std::string Dir() const {
         if (!catalog_opt.empty()) return catalog_opt;
@@ -50,10 +51,20 @@ int RunCheck(const CatalogArgs& args) {
     if (!catalog) return ReportError(catalog.error());
     const catalog::Graph graph(*catalog);
     const catalog::LintReport report = catalog::Lint(*catalog, graph);
-    const std::string text =
-        args.format == "json" ? catalog::RenderLintJson(report) : catalog::RenderLintText(report);
+    std::string text;
+    if (args.format == "json") {
+        text = catalog::RenderLintJson(report);
+    } else if (args.format == "sarif") {
+        text = catalog::RenderLintSarif(report, args.Dir());
+    } else if (args.format == "github") {
+        text = catalog::RenderLintGithub(report, args.Dir());
+    } else {
+        text = catalog::RenderLintText(report);
+    }
     if (int rc = Emit(text, args.output); rc != kExitOk) return rc;
-    return report.errors > 0 ? kExitFindings : kExitOk;
+    const std::size_t failing =
+        report.errors + (args.fail_on == "warning" ? report.warnings : std::size_t{0});
+    return failing > 0 ? kExitFindings : kExitOk;
 }
 
 int RunGraph(const CatalogArgs& args) {
@@ -103,11 +114,20 @@ void AddCatalogCommands(CLI::App& app, int& exit_code) {
 
     auto check_args = std::make_shared<CatalogArgs>();
     check_args->format = "text";
-    CLI::App* check =
-        catalog->add_subcommand("check", "lint a catalog; exit status 1 when any error is found");
+    CLI::App* check = catalog->add_subcommand(
+        "check",
+        "lint a catalog; exit status 1 when any error (--fail-on warning: or warning) "
+        "is found");
     AddCatalogOption(*check, *check_args);
-    check->add_option("--format", check_args->format, "output format")
-        ->check(CLI::IsMember({"text", "json"}));
+    check
+        ->add_option("--format", check_args->format,
+                     "output format: text, json, sarif (SARIF 2.1.0 for code scanning), github "
+                     "(workflow-command annotations)")
+        ->check(CLI::IsMember({"text", "json", "sarif", "github"}));
+    check
+        ->add_option("--fail-on", check_args->fail_on,
+                     "lowest severity that makes the exit status 1: error (default) or warning")
+        ->check(CLI::IsMember({"error", "warning"}));
     check->add_option("-o,--output", check_args->output, "write to a file instead of stdout");
     check->callback([&exit_code, check_args] { exit_code = RunCheck(*check_args); });
 
