@@ -105,7 +105,7 @@ class ViewBuilder {
                 if (link.step < 0) continue;
                 const FlowStep& target = flow.steps[static_cast<std::size_t>(link.step)];
                 ViewEdge e{from, StepNode(flow, target), "flow", link.label, flow.id};
-                e.failure = IsFailureLabel(link.label) || IsFailureNodeType(target.custom_type);
+                e.failure = IsFailureBranch(flow, step, link);
                 edges_.push_back(std::move(e));
             }
         }
@@ -191,13 +191,26 @@ std::string NodeAttributes(const ViewNode& n) {
 
 }  // namespace
 
-bool IsFailureLabel(std::string_view label) {
-    static constexpr std::string_view kWords[] = {
-        "fail",         "declin",      "reject", "error",  "timeout",   "timed out", "out of stock",
-        "insufficient", "unavailable", "denied", "cancel", "compensat", "expired",   "invalid"};
-    const std::string l = Lower(label);
-    for (std::string_view w : kWords) {
-        if (l.find(w) != std::string::npos) return true;
+bool IsFailureBranch(const Resource& flow, const FlowStep& from, const StepLink& link) {
+    if (link.step < 0) return false;
+    const FlowStep& target = flow.steps[static_cast<std::size_t>(link.step)];
+    if (target.kind == StepKind::kCustom && IsFailureNodeType(target.custom_type)) return true;
+    if (from.next.size() < 2) return false;  // not a branch: part of a chain
+    // How many links lead into each step: a step more than one link reaches is where paths
+    // rejoin, so the walk stops there (what follows is not this branch's own).
+    std::vector<int> incoming(flow.steps.size(), 0);
+    for (const FlowStep& s : flow.steps) {
+        for (const StepLink& l : s.next) {
+            if (l.step >= 0) ++incoming[static_cast<std::size_t>(l.step)];
+        }
+    }
+    std::int32_t at = link.step;
+    for (std::size_t hops = 0; hops <= flow.steps.size() && at >= 0; ++hops) {
+        const FlowStep& s = flow.steps[static_cast<std::size_t>(at)];
+        if (s.kind == StepKind::kCustom && IsFailureNodeType(s.custom_type)) return true;
+        if (hops > 0 && incoming[static_cast<std::size_t>(at)] > 1) return false;
+        if (s.next.size() != 1) return false;
+        at = s.next.front().step;
     }
     return false;
 }

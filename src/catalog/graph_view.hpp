@@ -44,10 +44,15 @@ struct ViewOptions {
 // kNotFound when the focus names no resource.
 [[nodiscard]] Result<GraphView> BuildGraphView(const Graph& graph, const ViewOptions& options);
 
-// True for a flow branch label that names a failure ("Declined", "Out of stock", "Timeout").
-[[nodiscard]] bool IsFailureLabel(std::string_view label);
 // True for custom node types that handle failure (Compensation, Exception, Failure, Error).
 [[nodiscard]] bool IsFailureNodeType(std::string_view type);
+// True when `link`, one of `from`'s next steps in `flow`, is a failure branch, told by the
+// flow's structure and never by the words of its label: it leads into a failure-handling
+// custom node, or it is one way of several out of `from` and leads to such a node along a
+// chain of steps with one way on (a message, the service that handles it...) before the flow
+// branches again or rejoins a step reachable another way.
+[[nodiscard]] bool IsFailureBranch(const Resource& flow, const FlowStep& from,
+                                   const StepLink& link);
 
 [[nodiscard]] std::string RenderDot(const GraphView& view);
 [[nodiscard]] std::string RenderViewJson(const GraphView& view);

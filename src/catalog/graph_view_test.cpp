@@ -104,11 +104,47 @@ TEST_F(GraphViewTest, FocusKeepsTheNeighbourhoodToDepth) {
     EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
 
-TEST(FailureLabelTest, RecognisesFailureWords) {
-    for (const char* l : {"Declined", "Out of stock", "Timeout (deadline)", "Payment failed"}) {
-        EXPECT_TRUE(IsFailureLabel(l)) << l;
-    }
-    for (const char* l : {"Reserved", "Authorized", "Created", ""}) EXPECT_FALSE(IsFailureLabel(l));
+// Failure branches come from where a branch leads, never from its label's words: a
+// "Successful cancellation" is no failure, an unlabelled branch into compensation is one.
+TEST(FailureBranchTest, ToldByStructureNotByWords) {
+    const testing::TempCatalog dir(
+        std::map<std::string, std::string>{{"flows/cancel/index.mdx", R"(---
+id: cancel
+name: Cancel an order
+version: 1.0.0
+steps:
+  - id: ask
+    title: Customer asks to cancel
+    next_steps:
+      - id: cancelled
+        label: Successful cancellation
+      - id: too-late
+        label: ok
+  - id: cancelled
+    title: Order cancelled
+    next_step: done
+  - id: too-late
+    title: Parcel already left
+    next_step:
+      id: undo
+  - id: undo
+    title: Refund instead
+    custom: {title: Refund, type: Exception}
+  - id: done
+    title: Done
+    custom: {title: Done, type: Outcome}
+---
+)"}});
+    auto catalog = LoadCatalog(dir.root());
+    ASSERT_TRUE(catalog.has_value());
+    const Resource& flow = catalog->resources.front();
+    ASSERT_EQ(flow.steps.size(), 5u);
+    const FlowStep& ask = flow.steps[0];
+    EXPECT_FALSE(IsFailureBranch(flow, ask, ask.next[0]))
+        << "'Successful cancellation' is no failure";
+    EXPECT_TRUE(IsFailureBranch(flow, ask, ask.next[1])) << "it leads to an Exception node";
+    EXPECT_TRUE(IsFailureBranch(flow, flow.steps[2], flow.steps[2].next[0])) << "into Exception";
+    EXPECT_FALSE(IsFailureBranch(flow, flow.steps[1], flow.steps[1].next[0]));
     EXPECT_TRUE(IsFailureNodeType("Compensation"));
     EXPECT_FALSE(IsFailureNodeType("Outcome"));
 }

@@ -270,9 +270,8 @@ class Analyzer {
         });
     }
 
-    bool FailureLink(const Resource& flow, const StepLink& l) const {
-        if (l.step < 0) return false;
-        return IsFailureLabel(l.label) || IsFailureNodeType(flow.steps[U(l.step)].custom_type);
+    static bool FailureLink(const Resource& flow, const FlowStep& from, const StepLink& l) {
+        return IsFailureBranch(flow, from, l);
     }
 
     // Follows a failure branch to the first custom failure-handling node (a few hops at most).
@@ -401,7 +400,7 @@ class Analyzer {
                 std::set<std::string> labels;
                 std::int32_t comp = -1;
                 for (const StepLink& l : step.next) {
-                    if (!FailureLink(flow, l)) continue;
+                    if (!FailureLink(flow, step, l)) continue;
                     labels.insert(l.label.empty() ? flow.steps[U(l.step)].title : l.label);
                     if (comp < 0) comp = CompensationAfter(flow, l.step);
                 }
@@ -441,7 +440,7 @@ class Analyzer {
                     is.marks.push_back("upstream, feeds the change");
                 }
                 for (const StepLink& l : step.next) {
-                    if (FailureLink(flow, l)) {
+                    if (FailureLink(flow, step, l)) {
                         is.marks.push_back("failure branch '" + l.label + "' -> " +
                                            flow.steps[U(l.step)].id);
                     }
