@@ -75,7 +75,7 @@ TEST_F(RepoCatalogTest, SagaFailureBranchesLeadToCompensation) {
         std::set<std::string> failing_steps;
         for (const FlowStep& s : flow.steps) {
             for (const StepLink& l : s.next) {
-                if (!IsFailureLabel(l.label)) continue;
+                if (!IsFailureBranch(flow, s, l)) continue;
                 failing_steps.insert(s.target.id);
                 // Follow the branch until a custom node.
                 std::int32_t at = l.step;
