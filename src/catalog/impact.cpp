@@ -844,6 +844,20 @@ Result<ResourceIndex> ResolveResourceSpec(const Catalog& catalog, std::string_vi
     }
     auto it = catalog.by_id.find(std::string(id));
     if (it == catalog.by_id.end()) {
+        // By name when no id matches ("Order Service" for order-service): unique names only.
+        std::set<std::string> ids;
+        for (std::size_t i = 0; i < catalog.resources.size(); ++i) {
+            const Resource& r = catalog.resources[i];
+            if (r.name == id && catalog.is_latest[i] && (!kind || r.kind == *kind))
+                ids.insert(r.id);
+        }
+        if (ids.size() == 1) it = catalog.by_id.find(*ids.begin());
+        if (ids.size() > 1) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             "'" + std::string(id) + "' names several resources: " + Join(ids));
+        }
+    }
+    if (it == catalog.by_id.end()) {
         return MakeError(ErrorCode::kNotFound,
                          "no resource '" + std::string(id) + "' in the catalog");
     }

@@ -97,6 +97,10 @@ class Linter {
             Report(r, "frontmatter/required-field", r.LineOf("id"), "name", "missing required key");
         }
         if (people) return;
+        // EventCatalog 0.x/1.x services and domains carry no version.
+        const bool unversioned_ok =
+            r.named_only && (r.kind == Kind::kService || r.kind == Kind::kDomain);
+        if (r.version.empty() && unversioned_ok) return;
         if (r.version.empty()) {
             Report(r, "frontmatter/required-field", r.LineOf("id"), "version",
                    "missing required key");

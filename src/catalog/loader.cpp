@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <regex>
 #include <unordered_set>
 
 #include "catalog/yaml.hpp"
@@ -463,6 +464,70 @@ bool IsKnownKey(std::string_view key) {
     return kKnown.contains(key) || key.starts_with("x-");
 }
 
+// "1" -> "1.0.0" (a YAML integer, as EventCatalog coerces it); anything else as it is. A
+// float such as 1.0 or 1.10 stays a not-semver finding: YAML reads 1.10 as 1.1.
+std::string CoerceNumber(const std::string& version) {
+    if (version.empty() || version.size() > 9) return version;
+    for (const char c : version) {
+        if (c < '0' || c > '9') return version;
+    }
+    return version + ".0.0";
+}
+
+// The `users: [{id, name, role}]` of an EventCatalog 0.x/1.x eventcatalog.config.js, read as
+// text (the file is JavaScript: only this array of literals is looked at).
+struct ConfigUser {
+    std::string id;
+    std::string name;
+    int line = 0;
+};
+
+std::vector<ConfigUser> ReadConfigUsers(const std::string& js) {
+    std::vector<ConfigUser> out;
+    static const std::regex kUsers(R"(\busers\s*:\s*\[)");
+    std::smatch m;
+    if (!std::regex_search(js, m, kUsers)) return out;
+    auto line_of = [&](std::size_t pos) {
+        return 1 +
+               static_cast<int>(std::count(js.begin(), js.begin() + static_cast<long>(pos), '\n'));
+    };
+    auto field = [](const std::string& object, const char* key) -> std::string {
+        const std::regex re(std::string(R"((?:^|[\s,{]))") + key +
+                            R"(['"]?\s*:\s*(['"`])((?:(?!\1).)*)\1)");
+        std::smatch f;
+        return std::regex_search(object, f, re) ? f[2].str() : std::string();
+    };
+    std::size_t pos = static_cast<std::size_t>(m.position(0) + m.length(0));
+    int depth = 0;
+    std::size_t start = 0;
+    char quote = 0;
+    for (; pos < js.size(); ++pos) {
+        const char c = js[pos];
+        if (quote != 0) {
+            if (c == '\\') {
+                ++pos;
+            } else if (c == quote) {
+                quote = 0;
+            }
+            continue;
+        }
+        if (c == '\'' || c == '"' || c == '`') {
+            quote = c;
+        } else if (c == '{') {
+            if (depth++ == 0) start = pos;
+        } else if (c == '}') {
+            if (--depth == 0) {
+                const std::string object = js.substr(start, pos - start + 1);
+                ConfigUser u{field(object, "id"), field(object, "name"), line_of(start)};
+                if (!u.id.empty()) out.push_back(std::move(u));
+            }
+        } else if (c == ']' && depth == 0) {
+            break;
+        }
+    }
+    return out;
+}
+
 struct ParsedFile {
     std::optional<Resource> resource;
     std::vector<Diagnostic> diagnostics;
@@ -516,6 +581,9 @@ ParsedFile ParseFile(const fs::path& root, const FoundFile& found, std::uint32_t
             reader.Scalar(v, key, r.name);
         } else if (key == "version") {
             reader.Scalar(v, key, r.version);
+            // `version: 1` (a YAML integer) is 1.0.0, as EventCatalog coerces it; a quoted "1"
+            // stays as written.
+            if (v.IsScalar() && v.style == ScalarStyle::kPlain) r.version = CoerceNumber(r.version);
         } else if (key == "summary") {
             reader.Scalar(v, key, r.summary);
         } else if (key == "owners") {
@@ -554,6 +622,11 @@ ParsedFile ParseFile(const fs::path& root, const FoundFile& found, std::uint32_t
         } else if (!IsKnownKey(key)) {
             r.extra_keys.push_back({key, v.ToFlowString(), root_node.key_lines[i]});
         }
+    }
+    if (r.id.empty() && !r.name.empty() && r.kind != Kind::kTeam && r.kind != Kind::kUser) {
+        // EventCatalog 0.x/1.x: resources are identified by name (with spaces, as written).
+        r.id = r.name;
+        r.named_only = true;
     }
     if (r.kind == Kind::kTeam || r.kind == Kind::kUser) {
         if (r.id.empty()) {
@@ -743,6 +816,24 @@ Result<Catalog> LoadCatalog(const fs::path& root, const LoadOptions& options) {
         Resource& r = *parsed[i].resource;
         r.has_changelog = changelogs.contains(r.dir);
         catalog.resources.push_back(std::move(r));
+    }
+    // Users declared in eventcatalog.config.js (EventCatalog 0.x/1.x) are users like those in
+    // users/: owners may name them.
+    for (const char* config :
+         {"eventcatalog.config.js", "eventcatalog.config.cjs", "eventcatalog.config.mjs"}) {
+        auto js = ReadFile(root / config);
+        if (!js) continue;
+        for (ConfigUser& u : ReadConfigUsers(*js)) {
+            Resource r;
+            r.kind = Kind::kUser;
+            r.id = std::move(u.id);
+            r.name = u.name.empty() ? r.id : std::move(u.name);
+            r.file = static_cast<std::uint32_t>(catalog.files.size());
+            r.key_lines.emplace_back("id", u.line);
+            catalog.resources.push_back(std::move(r));
+        }
+        catalog.files.emplace_back(config);
+        break;
     }
     Index(catalog);
     ParallelFor(

@@ -157,6 +157,8 @@ struct Resource {
     bool deprecated = false;
     bool draft = false;
     bool has_changelog = false;
+    // Identified by `name`, as EventCatalog 0.x/1.x catalogs are (no `id`): `id` is the name.
+    bool named_only = false;
 
     std::vector<std::pair<std::string, int>> key_lines;  // top-level key -> line
     std::vector<Pointer> owners;
