@@ -1,6 +1,7 @@
 #include "catalog/impact.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <map>
 #include <set>
@@ -8,6 +9,7 @@
 
 #include "catalog/graph_view.hpp"
 #include "catalog/lint.hpp"
+#include "core/files.hpp"
 
 namespace acme::catalog {
 
@@ -691,6 +693,8 @@ class Analyzer {
                 for (ResourceIndex v : g_.Versions(s)) {
                     for (ResourceIndex svc : Concat(g_.Producers(v), g_.Consumers(v))) {
                         for (const Specification& spec : g_.at(svc).specifications) {
+                            // Only a document that names the message needs its update.
+                            if (!SpecMentions(g_.at(svc), spec, r)) continue;
                             updates.insert({Ref(g_.at(svc)), "update the " + spec.type +
                                                                  " document " + g_.at(svc).dir +
                                                                  "/" + spec.path + " for " + r.id});
@@ -760,6 +764,29 @@ class Analyzer {
         }
     }
 
+    // True when the specification document of `service` names `message` (its id, or its name)
+    // as a whole word; documents are read once per analysis.
+    bool SpecMentions(const Resource& service, const Specification& spec, const Resource& message) {
+        const std::string path = (service.dir.empty() ? "" : service.dir + "/") + spec.path;
+        auto [it, fresh] = spec_texts_.try_emplace(path);
+        if (fresh) it->second = ReadFile(c_.root / path).value_or("");
+        const std::string& text = it->second;
+        auto word = [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
+        };
+        for (const std::string& needle : {message.id, message.name}) {
+            if (needle.empty()) continue;
+            for (std::size_t at = text.find(needle); at != std::string::npos;
+                 at = text.find(needle, at + 1)) {
+                const bool starts = at == 0 || !word(text[at - 1]);
+                const std::size_t end = at + needle.size();
+                if (starts && (end >= text.size() || !word(text[end]))) return true;
+            }
+        }
+        return false;
+    }
+
+    std::map<std::string, std::string> spec_texts_;
     const Graph& g_;
     const Catalog& c_;
     int depth_;

@@ -163,3 +163,40 @@ TEST(ChangeDiffTest, FindsAddedRemovedAndModified) {
 
 }  // namespace
 }  // namespace acme::catalog
+
+namespace acme::catalog {
+namespace {
+
+// A specification document is named for an update only when it mentions the changed message.
+TEST(ImpactSpecTest, OnlyDocumentsThatMentionTheMessage) {
+    const testing::TempCatalog dir(std::map<std::string, std::string>{
+        {"events/paid/index.mdx", "---\nid: paid\nname: Paid\nversion: 1.0.0\n---\n"},
+        {"services/p/index.mdx",
+         "---\nid: p\nname: P\nversion: 1.0.0\nsends:\n  - id: paid\nspecifications:\n"
+         "  - type: asyncapi\n    path: asyncapi.yml\n---\n"},
+        {"services/p/asyncapi.yml", "asyncapi: 3.0.0\nchannels:\n  paid:\n    address: paid\n"},
+        {"services/c/index.mdx",
+         "---\nid: c\nname: C\nversion: 1.0.0\nreceives:\n  - id: paid\nspecifications:\n"
+         "  - type: openapi\n    path: openapi.yml\n---\n"},
+        {"services/c/openapi.yml", "openapi: 3.0.3\npaths:\n  /unpaid-invoices: {}\n"},
+    });
+    auto catalog = LoadCatalog(dir.root());
+    ASSERT_TRUE(catalog.has_value());
+    const Graph graph(*catalog);
+    auto seed = ResolveResourceSpec(*catalog, "paid");
+    ASSERT_TRUE(seed.has_value());
+    const ResourceIndex seeds[] = {*seed};
+    const ImpactReport report =
+        AnalyzeImpact(graph, seeds, {{"event:paid", "changed", "", "", "", {}, false, false}}, {});
+    std::vector<std::string> docs;
+    for (const ImpactUpdate& u : report.catalog_updates) {
+        if (u.action.find(" document ") != std::string::npos) docs.push_back(u.action);
+    }
+    ASSERT_EQ(docs.size(), 1u) << (docs.empty() ? "" : docs.front());
+    // "unpaid-invoices" contains "paid" but not as a word.
+    EXPECT_NE(docs.front().find("services/p/asyncapi.yml for paid"), std::string::npos)
+        << docs.front();
+}
+
+}  // namespace
+}  // namespace acme::catalog
