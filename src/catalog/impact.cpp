@@ -487,11 +487,29 @@ class Analyzer {
         return Join(owners, "+");
     }
 
+    // "service@version" for every producer of another version of `message`'s message.
+    std::set<std::string> OtherVersionsProduced(ResourceIndex message) const {
+        std::set<std::string> out;
+        for (ResourceIndex v : g_.Versions(message)) {
+            if (v == message) continue;
+            for (ResourceIndex p : g_.Producers(v))
+                out.insert(g_.at(p).id + " sends " + g_.at(v).version);
+        }
+        return out;
+    }
+
+    // The producer column of a contract nobody produces: say why when it is version skew.
+    std::string NoProducer(ResourceIndex message) const {
+        const auto others = OtherVersionsProduced(message);
+        if (others.empty()) return "(no producer)";
+        return "(no producer of " + g_.at(message).version + ": " + Join(others) + ")";
+    }
+
     void CollectContracts(ImpactReport& report) {
         for (const auto& [key, value] : contracts_) {
             const auto& [producer, message, consumer] = key;
             ImpactContract ct;
-            ct.producer = producer == kNoResource ? "(no producer)" : g_.at(producer).id;
+            ct.producer = producer == kNoResource ? NoProducer(message) : g_.at(producer).id;
             ct.message = Ref(g_.at(message));
             ct.consumer = consumer == kNoResource ? "(no consumer)" : g_.at(consumer).id;
             ct.producer_domain = DomainName(producer);
@@ -626,6 +644,18 @@ class Analyzer {
                 risks.insert({RiskLevel::kLow, Ref(g_.at(m)) + " has no consumer"});
             }
             if (Unproduced(m)) risks.insert({RiskLevel::kLow, Ref(g_.at(m)) + " has no producer"});
+            // Version skew: consumers of a version nobody sends while another version is sent.
+            for (ResourceIndex v : g_.Versions(m)) {
+                if (!g_.Producers(v).empty() || g_.Consumers(v).empty()) continue;
+                const auto others = OtherVersionsProduced(v);
+                if (others.empty()) continue;
+                for (ResourceIndex consumer : g_.Consumers(v)) {
+                    risks.insert(
+                        {RiskLevel::kHigh, "version skew: " + g_.at(consumer).id + " receives " +
+                                               g_.at(v).id + "@" + g_.at(v).version +
+                                               ", which no producer sends (" + Join(others) + ")"});
+                }
+            }
         }
         for (ResourceIndex f : touched_flows_) {
             for (const Diagnostic& d : LintFlow(c_, g_, f)) {

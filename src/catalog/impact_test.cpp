@@ -200,3 +200,47 @@ TEST(ImpactSpecTest, OnlyDocumentsThatMentionTheMessage) {
 
 }  // namespace
 }  // namespace acme::catalog
+
+namespace acme::catalog {
+namespace {
+
+// One service sends 0.0.1, the other expects ^1.0.0: no version both use. That is a risk, and
+// the contract row says why there is no producer.
+TEST(ImpactSkewTest, AConsumerOfAVersionNobodySendsIsARisk) {
+    const testing::TempCatalog dir(std::map<std::string, std::string>{
+        {"events/paid/index.mdx", "---\nid: paid\nname: Paid\nversion: 1.0.0\n---\n"},
+        {"events/paid/versioned/0.0.1/index.mdx",
+         "---\nid: paid\nname: Paid\nversion: 0.0.1\n---\n"},
+        {"services/p/index.mdx",
+         "---\nid: p\nname: P\nversion: 1.0.0\nsends:\n  - id: paid\n    version: 0.0.1\n---\n"},
+        {"services/c/index.mdx",
+         "---\nid: c\nname: C\nversion: 1.0.0\nreceives:\n  - id: paid\n    version: ^1.0.0\n"
+         "---\n"},
+    });
+    auto catalog = LoadCatalog(dir.root());
+    ASSERT_TRUE(catalog.has_value());
+    const Graph graph(*catalog);
+    auto seed = ResolveResourceSpec(*catalog, "p");
+    ASSERT_TRUE(seed.has_value());
+    const ResourceIndex seeds[] = {*seed};
+    const ImpactReport report =
+        AnalyzeImpact(graph, seeds, {{"service:p", "changed", "", "", "", {}, false, false}}, {});
+    const std::string md = RenderImpactMarkdown(report);
+    EXPECT_NE(md.find("high: version skew: c receives paid@1.0.0, which no producer sends (p sends "
+                      "0.0.1)"),
+              std::string::npos)
+        << md;
+    EXPECT_EQ(md.find("(no producer) ->"), std::string::npos) << md;
+    // Seeded with the message, the row without a producer says why.
+    auto message = ResolveResourceSpec(*catalog, "paid");
+    ASSERT_TRUE(message.has_value());
+    const ResourceIndex message_seeds[] = {*message};
+    const std::string by_message = RenderImpactMarkdown(AnalyzeImpact(
+        graph, message_seeds, {{"event:paid", "changed", "", "", "", {}, false, false}}, {}));
+    EXPECT_NE(by_message.find("(no producer of 1.0.0: p sends 0.0.1) -> event:paid -> c"),
+              std::string::npos)
+        << by_message;
+}
+
+}  // namespace
+}  // namespace acme::catalog
