@@ -491,9 +491,14 @@ std::vector<ConfigUser> ReadConfigUsers(const std::string& js) {
         return 1 +
                static_cast<int>(std::count(js.begin(), js.begin() + static_cast<long>(pos), '\n'));
     };
-    auto field = [](const std::string& object, const char* key) -> std::string {
-        const std::regex re(std::string(R"((?:^|[\s,{]))") + key +
-                            R"(['"]?\s*:\s*(['"`])((?:(?!\1).)*)\1)");
+    // `key: 'value'` (any quote, the key maybe quoted too) inside one object literal.
+    auto field_pattern = [](const char* key) {
+        return std::regex(std::string(R"((?:^|[\s,{]))") + key +
+                          R"(['"]?\s*:\s*(['"`])((?:(?!\1).)*)\1)");
+    };
+    static const std::regex kId = field_pattern("id");
+    static const std::regex kName = field_pattern("name");
+    auto field = [](const std::string& object, const std::regex& re) -> std::string {
         std::smatch f;
         return std::regex_search(object, f, re) ? f[2].str() : std::string();
     };
@@ -518,7 +523,7 @@ std::vector<ConfigUser> ReadConfigUsers(const std::string& js) {
         } else if (c == '}') {
             if (--depth == 0) {
                 const std::string object = js.substr(start, pos - start + 1);
-                ConfigUser u{field(object, "id"), field(object, "name"), line_of(start)};
+                ConfigUser u{field(object, kId), field(object, kName), line_of(start)};
                 if (!u.id.empty()) out.push_back(std::move(u));
             }
         } else if (c == ']' && depth == 0) {

@@ -35,7 +35,7 @@ class TreeBuilder {
         frame.node.line = line;
         frame.anchor = std::move(anchor);
         stack_.push_back(std::move(frame));
-        return Count(1);
+        return true;
     }
 
     void Close() {
@@ -219,6 +219,13 @@ std::expected<YamlDocument, YamlError> ParseYaml(std::string_view text, int firs
             break;
         }
         const int line = builder.Line(event.start_mark);
+        // Ends the parse with a finding at this event.
+        auto refuse = [&](std::string message) {
+            result = std::unexpected(
+                YamlError{line, static_cast<int>(event.start_mark.column) + 1, std::move(message)});
+            done = true;
+        };
+        const std::string too_many = "more than " + std::to_string(kMaxNodes) + " nodes";
         switch (event.type) {
             case YAML_DOCUMENT_START_EVENT:
                 if (seen_document) done = true;  // only the first document counts
@@ -227,14 +234,12 @@ std::expected<YamlDocument, YamlError> ParseYaml(std::string_view text, int firs
             case YAML_MAPPING_START_EVENT:
             case YAML_SEQUENCE_START_EVENT: {
                 const bool map = event.type == YAML_MAPPING_START_EVENT;
-                if (!builder.Open(map ? YamlKind::kMap : YamlKind::kSeq, line,
-                                  AnchorOf(map ? event.data.mapping_start.anchor
-                                               : event.data.sequence_start.anchor))) {
-                    result = std::unexpected(YamlError{
-                        line, static_cast<int>(event.start_mark.column) + 1,
-                        "nested more than " + std::to_string(kMaxNesting) +
-                            " levels deep, or more than " + std::to_string(kMaxNodes) + " nodes"});
-                    done = true;
+                if (!builder.Count(1)) {
+                    refuse(too_many);
+                } else if (!builder.Open(map ? YamlKind::kMap : YamlKind::kSeq, line,
+                                         AnchorOf(map ? event.data.mapping_start.anchor
+                                                      : event.data.sequence_start.anchor))) {
+                    refuse("nested more than " + std::to_string(kMaxNesting) + " levels deep");
                 }
                 break;
             }
@@ -262,10 +267,7 @@ std::expected<YamlDocument, YamlError> ParseYaml(std::string_view text, int firs
                         break;
                 }
                 if (!builder.Count(1)) {
-                    result = std::unexpected(
-                        YamlError{line, static_cast<int>(event.start_mark.column) + 1,
-                                  "more than " + std::to_string(kMaxNodes) + " nodes"});
-                    done = true;
+                    refuse(too_many);
                     break;
                 }
                 builder.Complete(std::move(node), AnchorOf(event.data.scalar.anchor));
@@ -274,14 +276,11 @@ std::expected<YamlDocument, YamlError> ParseYaml(std::string_view text, int firs
             case YAML_ALIAS_EVENT: {
                 const std::string name = AnchorOf(event.data.alias.anchor);
                 const auto aliased = builder.Alias(name, line);
-                if (aliased != TreeBuilder::AliasResult::kDone) {
-                    result = std::unexpected(YamlError{
-                        line, static_cast<int>(event.start_mark.column) + 1,
-                        aliased == TreeBuilder::AliasResult::kUnknown
-                            ? "unknown alias '*" + name + "'"
-                            : "aliases expand the document past " + std::to_string(kMaxNodes) +
-                                  " nodes (at '*" + name + "')"});
-                    done = true;
+                if (aliased == TreeBuilder::AliasResult::kUnknown) {
+                    refuse("unknown alias '*" + name + "'");
+                } else if (aliased == TreeBuilder::AliasResult::kTooLarge) {
+                    refuse("aliases expand the document past " + std::to_string(kMaxNodes) +
+                           " nodes (at '*" + name + "')");
                 }
                 break;
             }

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdio>
 #include <optional>
+#include <utility>
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -183,10 +184,16 @@ asio::awaitable<void> Reply(Stream& stream, HttpResponse r, bool keep_alive, uns
     ec = write_ec;
 }
 
-std::string Lower(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
+HttpResponse UriTooLong(const ServerOptions& options) {
+    return Problem(
+        414, "URI Too Long",
+        "the request target is longer than " + std::to_string(options.target_limit) + " bytes");
+}
+
+HttpResponse FieldsTooLarge(const ServerOptions& options) {
+    return Problem(
+        431, "Request Header Fields Too Large",
+        "the header fields are larger than " + std::to_string(options.header_limit) + " bytes");
 }
 
 // A target of visible ASCII only: RFC 9112 has no raw bytes above 0x7E (percent-encode them).
@@ -208,14 +215,9 @@ HttpResponse ReadErrorResponse(const beast::error_code& ec, std::string_view pen
     }
     if (ec == beast::http::error::header_limit) {
         const std::size_t line_end = pending.find("\r\n");
-        if (line_end == std::string_view::npos || line_end > options.target_limit + 32) {
-            return Problem(414, "URI Too Long",
-                           "the request target is longer than " +
-                               std::to_string(options.target_limit) + " bytes");
-        }
-        return Problem(
-            431, "Request Header Fields Too Large",
-            "the header fields are larger than " + std::to_string(options.header_limit) + " bytes");
+        const bool long_line =
+            line_end == std::string_view::npos || line_end > options.target_limit + 32;
+        return long_line ? UriTooLong(options) : FieldsTooLarge(options);
     }
     return Problem(400, "Bad Request", "malformed HTTP request: " + ec.message());
 }
@@ -225,19 +227,11 @@ std::optional<HttpResponse> CheckHeader(
     const beast::http::request_parser<beast::http::string_body>& parser,
     const ServerOptions& options) {
     const auto& req = parser.get();
-    if (req.target().size() > options.target_limit) {
-        return Problem(
-            414, "URI Too Long",
-            "the request target is longer than " + std::to_string(options.target_limit) + " bytes");
-    }
+    if (req.target().size() > options.target_limit) return UriTooLong(options);
     std::size_t field_bytes = 0;
     for (const auto& field : req)
         field_bytes += field.name_string().size() + field.value().size() + 4;
-    if (field_bytes > options.header_limit) {
-        return Problem(
-            431, "Request Header Fields Too Large",
-            "the header fields are larger than " + std::to_string(options.header_limit) + " bytes");
-    }
+    if (field_bytes > options.header_limit) return FieldsTooLarge(options);
     if (!IsAsciiTarget(req.target())) {
         return Problem(400, "Bad Request",
                        "the request target holds bytes that are not visible ASCII "
@@ -248,17 +242,32 @@ std::optional<HttpResponse> CheckHeader(
         return Problem(400, "Bad Request", "an HTTP/1.1 request needs exactly one Host header");
     }
     if (auto expect = req.find(beast::http::field::expect); expect != req.end()) {
-        if (Lower(expect->value()) != "100-continue") {
+        if (!beast::iequals(expect->value(), "100-continue")) {
             return Problem(417, "Expectation Failed", "only 'Expect: 100-continue' is understood");
         }
     }
     return std::nullopt;
 }
 
+// Counts a connection for as long as the coroutine frame it is moved into lives.
+class Counted {
+  public:
+    explicit Counted(std::atomic<std::uint64_t>& count) : count_(&count) { count.fetch_add(1); }
+    Counted(Counted&& other) noexcept : count_(std::exchange(other.count_, nullptr)) {}
+    Counted& operator=(Counted&&) = delete;
+    ~Counted() {
+        if (count_ != nullptr) count_->fetch_sub(1);
+    }
+
+  private:
+    std::atomic<std::uint64_t>* count_;
+};
+
 // One connection: read a request, await the handler's response, write it; until the client
 // closes, stops keeping alive, idles 30 s or sends something malformed.
 asio::awaitable<void> Session(Stream stream, const AsyncRequestHandler& handler,
-                              const ServerOptions& options, Outstanding& outstanding) {
+                              const ServerOptions& options, Outstanding& outstanding,
+                              Counted /*open*/) {
     beast::flat_buffer buffer;
     auto pending = [&] {
         const auto data = buffer.data();
@@ -326,22 +335,12 @@ asio::awaitable<void> Session(Stream stream, const AsyncRequestHandler& handler,
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-// Counts the connection as open for as long as its session's frame lives.
-struct ConnectionCount {
-    explicit ConnectionCount(std::atomic<std::uint64_t>& c) : count(c) { count.fetch_add(1); }
-    ~ConnectionCount() { count.fetch_sub(1); }
-    ConnectionCount(const ConnectionCount&) = delete;
-    ConnectionCount& operator=(const ConnectionCount&) = delete;
-    std::atomic<std::uint64_t>& count;
-};
-
 // At most this many refused connections are being told 503 at once; past it a refused
 // connection is closed at once (each holds a descriptor while it is told).
 constexpr std::uint64_t kMaxRefusing = 64;
 
 // A connection past max_connections: told so, then closed within 200 ms.
-asio::awaitable<void> RefuseSession(Stream stream, std::shared_ptr<ConnectionCount> refusing) {
-    (void)refusing;
+asio::awaitable<void> RefuseSession(Stream stream, Counted /*refusing*/) {
     stream.expires_after(std::chrono::milliseconds(200));
     HttpResponse busy = Problem(503, "Service Unavailable",
                                 "the server has as many connections open as it serves; retry "
@@ -359,13 +358,6 @@ asio::awaitable<void> RefuseSession(Stream stream, std::shared_ptr<ConnectionCou
         (void)n;
         ec = read_ec;
     }
-}
-
-asio::awaitable<void> CountedSession(Stream stream, const AsyncRequestHandler& handler,
-                                     const ServerOptions& options, Outstanding& outstanding,
-                                     std::shared_ptr<ConnectionCount> counted) {
-    co_await Session(std::move(stream), handler, options, outstanding);
-    (void)counted;
 }
 
 }  // namespace
@@ -412,15 +404,14 @@ struct HttpServer::Impl {
                 refused_at_limit.fetch_add(1);
                 if (refusing.load() < kMaxRefusing) {
                     asio::co_spawn(executor,
-                                   RefuseSession(Stream(std::move(socket)),
-                                                 std::make_shared<ConnectionCount>(refusing)),
+                                   RefuseSession(Stream(std::move(socket)), Counted(refusing)),
                                    asio::detached);
                 }
                 continue;  // else the socket closes here
             }
             asio::co_spawn(executor,
-                           CountedSession(Stream(std::move(socket)), handler, options, outstanding,
-                                          std::make_shared<ConnectionCount>(connections)),
+                           Session(Stream(std::move(socket)), handler, options, outstanding,
+                                   Counted(connections)),
                            asio::detached);
         }
     }
