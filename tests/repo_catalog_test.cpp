@@ -8,6 +8,7 @@
 
 #include "catalog/graph.hpp"
 #include "catalog/graph_view.hpp"
+#include "catalog/impact.hpp"
 #include "catalog/lint.hpp"
 #include "catalog/loader.hpp"
 
@@ -113,6 +114,39 @@ TEST_F(RepoCatalogTest, EveryMessageHasASchemaAndAnOwner) {
 TEST_F(RepoCatalogTest, ServicesDeclareSpecifications) {
     EXPECT_EQ(Get(Kind::kService, "cart-api").specifications.at(0).type, "openapi");
     EXPECT_EQ(Get(Kind::kService, "order-service").specifications.at(0).type, "asyncapi");
+}
+
+}  // namespace
+}  // namespace acme::catalog
+
+namespace acme::catalog {
+namespace {
+
+// The seed's question about the orchestrator, answered on one screen: the concise checklist
+// names cart checkout, inventory, payment, order creation, the fulfilment hand-off, the
+// compensation and the four teams, in about 60 lines; the full one says more.
+TEST(RepoImpactTest, OrchestratorChecklistFitsOnOneScreen) {
+    auto loaded = LoadCatalog(CatalogDir());
+    ASSERT_TRUE(loaded.has_value());
+    const Graph graph(*loaded);
+    auto seed = ResolveResourceSpec(*loaded, "checkout-orchestrator");
+    ASSERT_TRUE(seed.has_value());
+    const ResourceIndex seeds[] = {*seed};
+    const ImpactReport report = AnalyzeImpact(
+        graph, seeds,
+        {{"service:checkout-orchestrator", "changed", "1.0.0", "1.0.0", "", {}, false, false}}, {});
+    const std::string md = RenderImpactMarkdown(report);
+    const auto lines = std::count(md.begin(), md.end(), '\n');
+    EXPECT_LE(lines, 70) << md;
+    for (const char* needle :
+         {"cart-checked-out (cart-api -> checkout-api, upstream)", "command:reserve-inventory",
+          "command:authorize-payment", "command:create-order",
+          "order-created (order-service -> warehouse-service)", "Compensate payment failure",
+          "fulfilment-platform", "ordering-platform", "payments-platform", "shopping-platform"}) {
+        EXPECT_NE(md.find(needle), std::string::npos) << needle << "\n" << md;
+    }
+    const std::string full = RenderImpactMarkdown(report, {.full = true});
+    EXPECT_GT(std::count(full.begin(), full.end(), '\n'), 2 * lines);
 }
 
 }  // namespace

@@ -251,7 +251,7 @@ ImpactChange ToImpactChange(const ResourceDiff& d) {
 void ChangeRisks(const Graph& before, const Graph& after, const std::vector<ResourceDiff>& diffs,
                  ImpactReport& report) {
     auto add = [&](RiskLevel level, std::string reason) {
-        report.risks.push_back({level, std::move(reason)});
+        report.risks.push_back({level, std::move(reason), 0, ""});
     };
     for (const ResourceDiff& d : diffs) {
         const std::string ref = Ref(d.kind, d.id);

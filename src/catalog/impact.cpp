@@ -37,6 +37,7 @@ class Analyzer {
         for (ResourceIndex s : seeds) AddSeed(Latest(s));
         WalkDownstream();
         WalkUpstream();
+        ComputeHops();
         ImpactReport report;
         report.changes = std::move(changes);
         CollectFlows(report);
@@ -52,7 +53,7 @@ class Analyzer {
     // --- the walk ---------------------------------------------------------------------
 
     ResourceIndex Latest(ResourceIndex r) const {
-        if (c_.is_latest[U(r)]) return r;
+        if (r == kNoResource || c_.is_latest[U(r)]) return r;
         for (ResourceIndex v : g_.Versions(r)) {
             if (c_.is_latest[U(v)]) return v;
         }
@@ -219,6 +220,34 @@ class Analyzer {
         }
     }
 
+    // --- hops ----------------------------------------------------------------------------
+
+    // The change itself is hop 0; every resource on a contract takes the contract's hop, the
+    // nearest when it is on several.
+    void ComputeHops() {
+        for (ResourceIndex s : seeds_) hop_[s] = 0;
+        for (const auto& [key, value] : contracts_) {
+            const auto& [producer, message, consumer] = key;
+            for (ResourceIndex r : {producer, message, consumer}) Nearer(r, value.second);
+            for (ResourceIndex svc : {producer, consumer}) {
+                auto [it, fresh] = pair_hop_.try_emplace({message, svc}, value.second);
+                if (!fresh) it->second = std::min(it->second, value.second);
+            }
+        }
+    }
+
+    void Nearer(ResourceIndex r, int hop) {
+        if (r == kNoResource) return;
+        auto [it, fresh] = hop_.try_emplace(r, hop);
+        if (!fresh) it->second = std::min(it->second, hop);
+    }
+
+    int HopOf(ResourceIndex r) const {
+        if (r == kNoResource) return -1;
+        auto it = hop_.find(Latest(r));
+        return it == hop_.end() ? -1 : it->second;
+    }
+
     // --- flows and failure points --------------------------------------------------------
 
     bool TargetIn(const FlowStep& s, const std::set<ResourceIndex>& set) const {
@@ -270,6 +299,51 @@ class Analyzer {
             return l.step >= 0 && flow.steps[U(l.step)].kind == StepKind::kMessage &&
                    TargetIn(flow.steps[U(l.step)], upstream_);
         });
+    }
+
+    // Steps before the change in the flow's order, with their hop: the number of message steps
+    // between them and the changed step (at least 1); -1 for every other step. A step that also
+    // comes after a changed step (a saga's loop back to its orchestrator) is not upstream.
+    std::vector<int> BeforeTheChange(const Resource& flow) const {
+        const std::size_t n = flow.steps.size();
+        std::vector<int> dist(n, -1);
+        std::vector<std::vector<std::int32_t>> preds(n);
+        std::vector<std::int32_t> changed;
+        for (std::size_t i = 0; i < n; ++i) {
+            for (const StepLink& l : flow.steps[i].next) {
+                if (l.step >= 0) preds[U(l.step)].push_back(static_cast<std::int32_t>(i));
+            }
+            if (TargetIn(flow.steps[i], seeds_)) changed.push_back(static_cast<std::int32_t>(i));
+        }
+        if (changed.empty()) return dist;
+        std::set<std::int32_t> after;
+        for (std::int32_t c : changed) after.merge(Reach(flow, c));
+        // 0-1 breadth-first search backwards: entering a message step costs one hop.
+        std::deque<std::int32_t> queue(changed.begin(), changed.end());
+        for (std::int32_t c : changed) dist[U(c)] = 0;
+        while (!queue.empty()) {
+            const std::int32_t at = queue.front();
+            queue.pop_front();
+            for (std::int32_t p : preds[U(at)]) {
+                const bool message = flow.steps[U(p)].kind == StepKind::kMessage;
+                const int d = dist[U(at)] + (message ? 1 : 0);
+                if (dist[U(p)] >= 0 && dist[U(p)] <= d) continue;
+                dist[U(p)] = d;
+                if (message) {
+                    queue.push_back(p);
+                } else {
+                    queue.push_front(p);
+                }
+            }
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            if (after.contains(static_cast<std::int32_t>(i))) {
+                dist[i] = -1;
+            } else if (dist[i] == 0) {
+                dist[i] = 1;
+            }
+        }
+        return dist;
     }
 
     static bool FailureLink(const Resource& flow, const FlowStep& from, const StepLink& l) {
@@ -380,17 +454,57 @@ class Analyzer {
             std::set<std::int32_t> listed;
             std::vector<std::int32_t> touched_steps;
             const std::vector<bool> touched = TouchedSteps(flow);
+            const std::vector<int> before = BeforeTheChange(flow);
+            std::map<std::int32_t, int> hops;  // listed step -> hop
+            // A service step is as far as the messages next to it in the flow: a service on
+            // several contracts has steps at several hops.
+            std::vector<std::vector<std::int32_t>> preds(flow.steps.size());
+            for (std::size_t s = 0; s < flow.steps.size(); ++s) {
+                for (const StepLink& l : flow.steps[s].next) {
+                    if (l.step >= 0) preds[U(l.step)].push_back(static_cast<std::int32_t>(s));
+                }
+            }
+            auto step_hop = [&](std::int32_t s) {
+                if (flow_changed) return 0;
+                const FlowStep& step = flow.steps[U(s)];
+                if (step.target.target != kNoResource &&
+                    seeds_.contains(Latest(step.target.target)))
+                    return 0;
+                if (step.kind == StepKind::kService || step.kind == StepKind::kAgent) {
+                    int nearest = -1;
+                    auto consider = [&](std::int32_t n) {
+                        const FlowStep& ns = flow.steps[U(n)];
+                        if (ns.kind != StepKind::kMessage || ns.target.target == kNoResource ||
+                            step.target.target == kNoResource)
+                            return;
+                        auto it =
+                            pair_hop_.find({Latest(ns.target.target), Latest(step.target.target)});
+                        if (it == pair_hop_.end()) return;
+                        if (nearest < 0 || it->second < nearest) nearest = it->second;
+                    };
+                    for (std::int32_t p : preds[U(s)]) consider(p);
+                    for (const StepLink& l : step.next) {
+                        if (l.step >= 0) consider(l.step);
+                    }
+                    if (nearest >= 0) return nearest;
+                }
+                if (const int h = HopOf(step.target.target); h >= 0) return h;
+                return before[U(s)] >= 0 ? before[U(s)] : 1;
+            };
             for (std::size_t s = 0; s < flow.steps.size(); ++s) {
                 const FlowStep& step = flow.steps[s];
+                const auto si = static_cast<std::int32_t>(s);
                 if (step.kind == StepKind::kCustom && IsFailureNodeType(step.custom_type)) {
-                    for (std::int32_t r : Reach(flow, static_cast<std::int32_t>(s))) {
-                        compensation_path.insert(r);
-                    }
+                    for (std::int32_t r : Reach(flow, si)) compensation_path.insert(r);
                 }
                 if (flow_changed || touched[s]) {
-                    touched_steps.push_back(static_cast<std::int32_t>(s));
-                } else if (Upstream(flow, step)) {
-                    listed.insert(static_cast<std::int32_t>(s));
+                    touched_steps.push_back(si);
+                    hops[si] = step_hop(si);
+                } else if (Upstream(flow, step) || before[s] >= 0) {
+                    listed.insert(si);
+                    hops[si] = step_hop(si);
+                    if (before[s] >= 0 && !Upstream(flow, step))
+                        FlowUpstream(flow, step, before[s]);
                 }
             }
             if (touched_steps.empty()) continue;
@@ -411,22 +525,29 @@ class Analyzer {
                 fp.flow = flow.id;
                 fp.step = step.id;
                 fp.title = step.title;
+                fp.hop = hops[s];
                 fp.branches.assign(labels.begin(), labels.end());
                 if (comp >= 0) {
                     const FlowStep& node = flow.steps[U(comp)];
                     fp.compensation = node.node_name.empty() ? node.title : node.node_name;
                     fp.actions = Actions(node);
                     listed.insert(comp);
+                    // The compensation follows the failure: one hop past a changed step.
+                    const int comp_hop = std::max(fp.hop, 1);
+                    auto [at, fresh] = hops.try_emplace(comp, comp_hop);
+                    if (!fresh) at->second = std::min(at->second, comp_hop);
                     fp.touches_compensation = ActionsMentionChange(fp.actions);
                     for (std::int32_t r : Reach(flow, comp)) {
                         if (touched[U(r)]) fp.touches_compensation = true;
                     }
+                    CheckCompensation(flow, node, fp.hop);
                 }
                 report.failure_points.push_back(std::move(fp));
             }
             ImpactFlow out;
             out.flow = flow.Label();
             out.name = flow.name;
+            out.hop = -1;
             for (const Pointer& o : flow.owners) out.owners.push_back(o.id);
             for (std::int32_t s : FlowOrder(flow)) {
                 if (!listed.contains(s)) continue;
@@ -435,11 +556,17 @@ class Analyzer {
                 is.id = step.id;
                 is.title = step.title;
                 is.target = StepTarget(step);
+                is.hop = hops.contains(s) ? hops[s] : step_hop(s);
                 if (step.target.target != kNoResource &&
                     seeds_.contains(Latest(step.target.target))) {
                     is.marks.push_back("changed");
+                    is.changed = true;
                 } else if (!flow_changed && !touched[U(s)] && Upstream(flow, step)) {
                     is.marks.push_back("upstream, feeds the change");
+                    is.upstream = true;
+                } else if (!flow_changed && !touched[U(s)] && before[U(s)] >= 0) {
+                    is.marks.push_back("upstream, before the change in the flow");
+                    is.upstream = true;
                 }
                 for (const StepLink& l : step.next) {
                     if (FailureLink(flow, step, l)) {
@@ -455,8 +582,10 @@ class Analyzer {
                 } else if (compensation_path.contains(s)) {
                     is.marks.push_back("on compensation path");
                 }
+                out.hop = out.hop < 0 ? is.hop : std::min(out.hop, is.hop);
                 out.steps.push_back(std::move(is));
             }
+            flow_hop_[fi] = out.hop;
             report.flows.push_back(std::move(out));
         }
         std::sort(report.flows.begin(), report.flows.end(),
@@ -465,6 +594,116 @@ class Analyzer {
                   [](const ImpactFailurePoint& a, const ImpactFailurePoint& b) {
                       return std::tie(a.flow, a.step) < std::tie(b.flow, b.step);
                   });
+    }
+
+    // A step before the change that no declaration links to it: its service (or the producer
+    // of its message) is upstream all the same, and its team is told so.
+    void FlowUpstream(const Resource& flow, const FlowStep& step, int hop) {
+        const ResourceIndex t = step.target.target;
+        if (t == kNoResource || seeds_.contains(Latest(t))) return;
+        const Kind k = g_.at(t).kind;
+        if (k != Kind::kService && k != Kind::kAgent && !IsMessage(k)) return;
+        auto [it, fresh] = flow_upstream_.try_emplace(Latest(t), hop, std::set<std::string>{});
+        if (!fresh) it->second.first = std::min(it->second.first, hop);
+        it->second.second.insert(step.id + " in " + flow.id);
+        if (k == Kind::kService || k == Kind::kAgent) services_.insert(Latest(t));
+    }
+
+    // --- undeclared compensation ---------------------------------------------------------
+
+    // Lower-case words of `text`, a plural's trailing 's' dropped ("reservations").
+    static std::vector<std::string> Words(std::string_view text) {
+        std::vector<std::string> out;
+        std::string word;
+        auto flush = [&] {
+            if (word.size() > 3 && word.back() == 's' && word[word.size() - 2] != 's') {
+                word.pop_back();
+            }
+            if (!word.empty()) out.push_back(std::move(word));
+            word.clear();
+        };
+        for (char ch : text) {
+            if (std::isalnum(static_cast<unsigned char>(ch)) != 0) {
+                word += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            } else {
+                flush();
+            }
+        }
+        flush();
+        return out;
+    }
+
+    static bool UndoVerb(std::string_view w) {
+        static constexpr std::string_view kVerbs[] = {
+            "release",  "void",   "refund",  "cancel",    "undo",       "revert",  "reverse",
+            "rollback", "roll",   "restock", "unreserve", "compensate", "return",  "credit",
+            "delete",   "remove", "unlock",  "restore",   "reimburse",  "retract", "withdraw"};
+        return std::find(std::begin(kVerbs), std::end(kVerbs), w) != std::end(kVerbs);
+    }
+
+    static bool Filler(std::string_view w) {
+        static constexpr std::string_view kFiller[] = {
+            "the",   "a",    "an",  "of",   "if",      "one",   "was",    "for",
+            "to",    "and",  "or",  "it",   "any",     "that",  "this",   "its",
+            "their", "when", "all", "back", "command", "event", "message"};
+        return std::find(std::begin(kFiller), std::end(kFiller), w) != std::end(kFiller);
+    }
+
+    // True when `message` carries `action`: the action names it, or starts with the verb its
+    // id starts with and names something its id, name or summary names ("release reservation"
+    // and release-inventory, "Command to release a stock reservation").
+    bool Carries(const Resource& message, std::string_view action,
+                 const std::vector<std::string>& words) const {
+        if (MentionsWord(action, message.id)) return true;
+        const std::vector<std::string> id = Words(message.id);
+        if (id.empty() || words.empty() || id.front() != words.front()) return false;
+        std::vector<std::string> known = id;
+        for (std::string_view text :
+             {std::string_view(message.name), std::string_view(message.summary)}) {
+            for (std::string& w : Words(text)) known.push_back(std::move(w));
+        }
+        for (std::size_t i = 1; i < words.size(); ++i) {
+            if (Filler(words[i])) continue;
+            if (std::find(known.begin(), known.end(), words[i]) != known.end()) return true;
+        }
+        return false;
+    }
+
+    // A compensation node's actions that undo something ("void authorization") must be carried
+    // by a message a service on the path (or in the flow) sends; one that is not is a risk.
+    void CheckCompensation(const Resource& flow, const FlowStep& node, int hop) {
+        std::set<ResourceIndex> senders = services_;
+        for (const FlowStep& s : flow.steps) {
+            if (s.target.target != kNoResource) senders.insert(Latest(s.target.target));
+        }
+        for (const std::string& action : Actions(node)) {
+            std::vector<std::string> words = Words(action);
+            // The verb is the first word, or the second after a message id ("void-payment — …").
+            auto verb = std::find_if(words.begin(), words.end(),
+                                     [](const std::string& w) { return UndoVerb(w); });
+            if (verb == words.end() || verb - words.begin() > 2) continue;
+            words.erase(words.begin(), verb);
+            std::set<std::string> carriers;
+            bool sent = false;
+            for (std::size_t m = 0; m < c_.resources.size(); ++m) {
+                const Resource& message = c_.resources[m];
+                if (!IsMessage(message.kind) || !c_.is_latest[m]) continue;
+                if (!Carries(message, action, words)) continue;
+                carriers.insert(message.id);
+                for (ResourceIndex v : g_.Versions(static_cast<ResourceIndex>(m))) {
+                    for (ResourceIndex p : g_.Producers(v))
+                        sent = sent || senders.contains(Latest(p));
+                }
+            }
+            if (sent) continue;
+            const std::string where = "'" + (node.node_name.empty() ? node.title : node.node_name) +
+                                      "' in flow " + flow.id + " says '" + action + "'";
+            undeclared_.push_back({flow.id, hop, where,
+                                   carriers.empty()
+                                       ? "no message in the catalog carries it"
+                                       : "no service on the path sends " + Join(carriers),
+                                   c_.files[flow.file]});
+        }
     }
 
     static std::string Lower(std::string s) {
@@ -537,46 +776,87 @@ class Analyzer {
     }
 
     void CollectTeams(ImpactReport& report) {
-        std::map<std::string, std::map<std::string, std::set<std::string>>> reasons;
-        auto add = [&](ResourceIndex r, const std::string& why, const std::string& what) {
+        // The order reasons are listed in; each reason then by hop.
+        static constexpr std::string_view kOrder[] = {"owner of the change",
+                                                      "owner of the domain",
+                                                      "consumer of a changed contract",
+                                                      "producer of a changed contract",
+                                                      "producer of a message the change receives",
+                                                      "producer upstream",
+                                                      "upstream in a flow",
+                                                      "reached downstream",
+                                                      "owner of a touched flow"};
+        auto rank = [](std::string_view why) {
+            return static_cast<int>(std::find(std::begin(kOrder), std::end(kOrder), why) -
+                                    std::begin(kOrder));
+        };
+        std::map<std::string, std::map<std::tuple<int, int, std::string>, std::set<std::string>>>
+            reasons;
+        auto add = [&](ResourceIndex r, std::string_view why, int hop, const std::string& what) {
             if (r == kNoResource) return;
-            for (const Pointer& o : g_.at(r).owners) reasons[o.id][why].insert(what);
+            for (const Pointer& o : g_.at(r).owners) {
+                reasons[o.id][{rank(why), hop, std::string(why)}].insert(what);
+            }
         };
         for (ResourceIndex s : seeds_) {
-            add(s, "owner of the change", Ref(g_.at(s)));
+            add(s, "owner of the change", 0, Ref(g_.at(s)));
             if (const ResourceIndex d = g_.DomainOf(s); d != kNoResource) {
-                add(d, "owner of the domain", "domain:" + g_.at(d).id);
+                add(d, "owner of the domain", 0, "domain:" + g_.at(d).id);
             }
         }
         for (const auto& [key, value] : contracts_) {
             const auto& [producer, message, consumer] = key;
+            const auto& [direction, hop] = value;
             const std::string m = g_.at(message).id;
-            if (value.first == "upstream") {
-                if (producer != kNoResource) {
-                    add(producer, "producer upstream", m + " from " + g_.at(producer).id);
+            const bool changed_message = seeds_.contains(message);
+            const bool from_change = seeds_.contains(producer) || changed_message;
+            if (producer != kNoResource && !seeds_.contains(producer)) {
+                const std::string what = m + " from " + g_.at(producer).id;
+                if (changed_message) {
+                    add(producer, "producer of a changed contract", hop, what);
+                } else if (hop == 1 && seeds_.contains(consumer)) {
+                    add(producer, "producer of a message the change receives", hop, what);
+                } else if (direction == "upstream") {
+                    add(producer, "producer upstream", hop, what);
                 }
-            } else if (consumer != kNoResource && !seeds_.contains(consumer)) {
-                add(consumer, "consumer of a changed contract", m + " in " + g_.at(consumer).id);
+            }
+            if (consumer == kNoResource || seeds_.contains(consumer) || direction == "upstream") {
+                continue;
+            }
+            const std::string what = m + " in " + g_.at(consumer).id;
+            if (hop == 1 && from_change) {
+                add(consumer, "consumer of a changed contract", hop, what);
+            } else {
+                add(consumer, "reached downstream", hop, what);
             }
         }
-        for (ResourceIndex f : touched_flows_) add(f, "owner of a touched flow", g_.at(f).id);
+        for (const auto& [r, where] : flow_upstream_) {
+            for (const std::string& w : where.second) add(r, "upstream in a flow", where.first, w);
+        }
+        for (ResourceIndex f : touched_flows_) {
+            add(f, "owner of a touched flow", flow_hop_[f], g_.at(f).id);
+        }
         for (auto& [team, why] : reasons) {
             ImpactTeam t;
             t.team = team;
-            static constexpr std::string_view kOrder[] = {
-                "owner of the change", "owner of the domain", "consumer of a changed contract",
-                "producer upstream", "owner of a touched flow"};
-            for (std::string_view w : kOrder) {
-                auto it = why.find(std::string(w));
-                if (it == why.end()) continue;
-                t.reasons.push_back(std::string(w) + ": " + Join(it->second));
+            t.hop = std::get<1>(why.begin()->first);
+            for (auto& [k, items] : why) {
+                const auto& [order, hop, name] = k;
+                t.hop = std::min(t.hop, hop);
+                t.reasons.push_back({name, hop, {items.begin(), items.end()}});
             }
             report.teams.push_back(std::move(t));
         }
     }
 
     void CollectRisks(ImpactReport& report) {
-        std::set<std::pair<RiskLevel, std::string>> risks;
+        std::map<std::pair<RiskLevel, std::string>, int> risks;  // -> nearest hop
+        std::map<std::pair<RiskLevel, std::string>, std::string> categories;
+        auto risk = [&](RiskLevel level, std::string reason, int hop, std::string_view category) {
+            categories[{level, reason}] = category;
+            auto [it, fresh] = risks.try_emplace({level, std::move(reason)}, hop);
+            if (!fresh) it->second = std::min(it->second, hop);
+        };
         // Breaking contract changes with live consumers.
         for (const ImpactChange& ch : report.changes) {
             const bool is_message = ch.resource.starts_with("event:") ||
@@ -591,18 +871,22 @@ class Analyzer {
                 }
             }
             if (consumers.empty()) {
-                risks.insert({RiskLevel::kMedium,
-                              "breaking change to " + ch.resource + " (no live consumer found)"});
+                risk(RiskLevel::kMedium,
+                     "breaking change to " + ch.resource + " (no live consumer found)", 0,
+                     "breaking");
             } else {
-                risks.insert({RiskLevel::kHigh, "breaking change to " + ch.resource +
-                                                    " with live consumers: " + Join(consumers)});
+                risk(RiskLevel::kHigh,
+                     "breaking change to " + ch.resource +
+                         " with live consumers: " + Join(consumers),
+                     0, "breaking");
             }
             const auto before = Semver::Parse(ch.before_version);
             const auto after = Semver::Parse(ch.after_version);
             const bool major_bumped = before && after && after->major > before->major;
             if (ch.change == "modified" && !major_bumped) {
-                risks.insert({RiskLevel::kHigh, ch.resource + " breaks its contract without a "
-                                                              "major version bump"});
+                risk(RiskLevel::kHigh,
+                     ch.resource + " breaks its contract without a major version bump", 0,
+                     "breaking");
             }
         }
         for (const ImpactFailurePoint& fp : report.failure_points) {
@@ -610,62 +894,91 @@ class Analyzer {
                 "'" + fp.title + "' in flow " + fp.flow + " (" +
                 Join(std::set<std::string>(fp.branches.begin(), fp.branches.end())) + ")";
             if (fp.touches_compensation) {
-                risks.insert({RiskLevel::kHigh, "compensation path touched after " + where +
-                                                    ": re-test " + fp.compensation});
+                risk(RiskLevel::kHigh,
+                     "compensation path touched after " + where + ": re-test " + fp.compensation,
+                     fp.hop, "compensation");
             } else {
-                risks.insert({RiskLevel::kMedium, "failure point on the affected path: " + where});
+                risk(RiskLevel::kMedium, "failure point on the affected path: " + where, fp.hop,
+                     "failure-point");
             }
         }
-        // Hand-offs across domains, one line per pair of domains.
-        std::map<std::pair<std::string, std::string>, std::set<std::string>> handoffs;
+        // Hand-offs across domains, one line per pair of domains and hop: at hop 1 the contract
+        // changes; further on the change only reaches it.
+        std::map<std::tuple<int, std::string, std::string>, std::set<std::string>> handoffs;
         for (const ImpactContract& ct : report.boundaries) {
             if (ct.direction == "upstream" || !ct.crosses_domain) continue;
-            handoffs[{ct.producer_domain, ct.consumer_domain}].insert(
+            handoffs[{std::min(ct.hop, 2), ct.producer_domain, ct.consumer_domain}].insert(
                 ct.message.substr(ct.message.find(':') + 1));
         }
-        for (const auto& [pair, msgs] : handoffs) {
-            const bool fulfilment = pair.second.find("fulfil") != std::string::npos;
-            risks.insert(
-                {RiskLevel::kMedium,
-                 std::string(fulfilment ? "fulfilment hand-off" : "cross-domain hand-off") + " " +
-                     pair.first + " -> " + pair.second + " changes: " + Join(msgs)});
+        for (const auto& [key, msgs] : handoffs) {
+            const auto& [hop, from, to] = key;
+            const bool fulfilment = to.find("fulfil") != std::string::npos;
+            const std::string what =
+                std::string(fulfilment ? "fulfilment hand-off" : "cross-domain hand-off") + " " +
+                from + " -> " + to;
+            if (hop == 1) {
+                risk(RiskLevel::kMedium, what + " changes: " + Join(msgs), 1, "hand-off");
+            } else {
+                risk(RiskLevel::kLow, what + " reached downstream: " + Join(msgs),
+                     NearestFurtherHop(report, from, to), "hand-off");
+            }
         }
         // Consumers pinned to an old version of a message on the path.
         for (ResourceIndex m : messages_) {
             for (ResourceIndex v : g_.Versions(m)) {
                 if (c_.is_latest[U(v)]) continue;
                 for (ResourceIndex consumer : g_.Consumers(v)) {
-                    risks.insert({RiskLevel::kMedium, g_.at(consumer).id + " is pinned to " +
-                                                          g_.at(v).id + "@" + g_.at(v).version +
-                                                          " (latest " + g_.at(m).version + ")"});
+                    risk(RiskLevel::kMedium,
+                         g_.at(consumer).id + " is pinned to " + g_.at(v).id + "@" +
+                             g_.at(v).version + " (latest " + g_.at(m).version + ")",
+                         HopOf(m), "pinned");
                 }
             }
             if (g_.Consumers(m).empty() && Unconsumed(m)) {
-                risks.insert({RiskLevel::kLow, Ref(g_.at(m)) + " has no consumer"});
+                risk(RiskLevel::kLow, Ref(g_.at(m)) + " has no consumer", HopOf(m), "no-consumer");
             }
-            if (Unproduced(m)) risks.insert({RiskLevel::kLow, Ref(g_.at(m)) + " has no producer"});
+            if (Unproduced(m))
+                risk(RiskLevel::kLow, Ref(g_.at(m)) + " has no producer", HopOf(m), "no-producer");
             // Version skew: consumers of a version nobody sends while another version is sent.
             for (ResourceIndex v : g_.Versions(m)) {
                 if (!g_.Producers(v).empty() || g_.Consumers(v).empty()) continue;
                 const auto others = OtherVersionsProduced(v);
                 if (others.empty()) continue;
                 for (ResourceIndex consumer : g_.Consumers(v)) {
-                    risks.insert(
-                        {RiskLevel::kHigh, "version skew: " + g_.at(consumer).id + " receives " +
-                                               g_.at(v).id + "@" + g_.at(v).version +
-                                               ", which no producer sends (" + Join(others) + ")"});
+                    risk(RiskLevel::kHigh,
+                         "version skew: " + g_.at(consumer).id + " receives " + g_.at(v).id + "@" +
+                             g_.at(v).version + ", which no producer sends (" + Join(others) + ")",
+                         HopOf(m), "version-skew");
                 }
             }
         }
         for (ResourceIndex f : touched_flows_) {
             for (const Diagnostic& d : LintFlow(c_, g_, f)) {
                 if (d.rule != "flow/undeclared-edge") continue;
-                drift_.push_back({g_.at(f).id, d.message});
-                risks.insert(
-                    {RiskLevel::kMedium, "drift in flow " + g_.at(f).id + ": " + d.message});
+                drift_.push_back({g_.at(f).id, d.message, flow_hop_[f]});
+                risk(RiskLevel::kMedium, "drift in flow " + g_.at(f).id + ": " + d.message,
+                     flow_hop_[f], "drift");
             }
         }
-        for (auto& [level, reason] : risks) report.risks.push_back({level, reason});
+        for (const Undeclared& u : undeclared_) {
+            risk(RiskLevel::kHigh, "undeclared compensation: " + u.where + ", but " + u.why, u.hop,
+                 "undeclared-compensation");
+        }
+        for (auto& [key, hop] : risks)
+            report.risks.push_back({key.first, key.second, hop, categories[key]});
+    }
+
+    // The nearest hop past the first of a contract from domain `from` to domain `to`.
+    static int NearestFurtherHop(const ImpactReport& report, const std::string& from,
+                                 const std::string& to) {
+        int hop = -1;
+        for (const ImpactContract& ct : report.boundaries) {
+            if (ct.direction == "upstream" || ct.hop < 2 || ct.producer_domain != from ||
+                ct.consumer_domain != to)
+                continue;
+            if (hop < 0 || ct.hop < hop) hop = ct.hop;
+        }
+        return hop;
     }
 
     bool Unconsumed(ResourceIndex m) const {
@@ -682,7 +995,7 @@ class Analyzer {
     }
 
     void CollectUpdates(ImpactReport& report) {
-        std::set<std::pair<std::string, std::string>> updates;
+        std::set<std::pair<std::string, std::string>> updates;  // hop 0: the change's own
         std::map<std::string, const ImpactChange*> change_of;
         for (const ImpactChange& ch : report.changes) change_of[ch.resource] = &ch;
         for (ResourceIndex s : seeds_) {
@@ -734,11 +1047,26 @@ class Analyzer {
             }
             PinnedPointers(s, updates);
         }
-        for (const auto& [flow, message] : drift_) {
-            updates.insert({"flow:" + flow, "fix drift: " + message});
-        }
         for (auto& [resource, action] : updates)
-            report.catalog_updates.push_back({resource, action});
+            report.catalog_updates.push_back({resource, action, 0});
+        std::map<std::pair<std::string, std::string>, int> further;
+        for (const Drift& d : drift_)
+            further.try_emplace({"flow:" + d.flow, "fix drift: " + d.message}, d.hop);
+        for (const Undeclared& u : undeclared_) {
+            further.try_emplace(
+                {"flow:" + u.flow,
+                 "declare the message that carries " + u.where.substr(u.where.find(" says ") + 6) +
+                     " and the service on the path that sends it (" + u.file + ")"},
+                u.hop);
+        }
+        for (auto& [key, hop] : further) {
+            if (updates.contains(key)) continue;
+            report.catalog_updates.push_back({key.first, key.second, hop});
+        }
+        std::sort(report.catalog_updates.begin(), report.catalog_updates.end(),
+                  [](const ImpactUpdate& a, const ImpactUpdate& b) {
+                      return std::tie(a.resource, a.action) < std::tie(b.resource, b.action);
+                  });
     }
 
     static std::vector<ResourceIndex> Concat(std::span<const ResourceIndex> a,
@@ -832,7 +1160,25 @@ class Analyzer {
     std::deque<Hop> down_, up_;
     std::map<std::tuple<ResourceIndex, ResourceIndex, ResourceIndex>, std::pair<std::string, int>>
         contracts_;
-    std::vector<std::pair<std::string, std::string>> drift_;
+    struct Drift {
+        std::string flow;
+        std::string message;
+        int hop = 0;
+    };
+    struct Undeclared {
+        std::string flow;
+        int hop = 0;
+        std::string where;  // "'Compensate X' in flow f says 'void authorization'"
+        std::string why;
+        std::string file;
+    };
+    std::vector<Drift> drift_;
+    std::vector<Undeclared> undeclared_;
+    std::map<ResourceIndex, int> hop_;
+    std::map<std::pair<ResourceIndex, ResourceIndex>, int> pair_hop_;  // (message, service)
+    std::map<ResourceIndex, int> flow_hop_;
+    // Services and messages only a flow's order puts before the change: hop, "step in flow".
+    std::map<ResourceIndex, std::pair<int, std::set<std::string>>> flow_upstream_;
 };
 
 void Summarize(ImpactReport& report) {
@@ -961,17 +1307,34 @@ void MergeImpact(ImpactReport& into, ImpactReport other) {
     append(into.failure_points, other.failure_points);
     append(into.risks, other.risks);
     append(into.catalog_updates, other.catalog_updates);
-    std::map<std::string, std::set<std::string>> teams;
+    // Teams: one entry per team, reasons merged by (reason, hop) in the order they came.
+    std::map<std::string, ImpactTeam> teams;
     for (auto* list : {&into.teams, &other.teams}) {
-        for (ImpactTeam& t : *list) teams[t.team].insert(t.reasons.begin(), t.reasons.end());
+        for (ImpactTeam& t : *list) {
+            auto [it, fresh] = teams.try_emplace(t.team, ImpactTeam{t.team, t.hop, {}});
+            ImpactTeam& merged = it->second;
+            merged.hop = std::min(merged.hop, t.hop);
+            for (ImpactTeamReason& r : t.reasons) {
+                auto same = std::find_if(merged.reasons.begin(), merged.reasons.end(),
+                                         [&](const ImpactTeamReason& m) {
+                                             return m.reason == r.reason && m.hop == r.hop;
+                                         });
+                if (same == merged.reasons.end()) {
+                    merged.reasons.push_back(std::move(r));
+                    continue;
+                }
+                std::set<std::string> items(same->items.begin(), same->items.end());
+                items.insert(r.items.begin(), r.items.end());
+                same->items.assign(items.begin(), items.end());
+            }
+        }
     }
     into.teams.clear();
-    for (auto& [team, reasons] : teams)
-        into.teams.push_back({team, {reasons.begin(), reasons.end()}});
+    for (auto& [team, t] : teams) into.teams.push_back(std::move(t));
     into.services += other.services;
     auto dedupe = [](auto& v, auto key) {
-        std::sort(v.begin(), v.end(),
-                  [&](const auto& a, const auto& b) { return key(a) < key(b); });
+        std::stable_sort(v.begin(), v.end(),
+                         [&](const auto& a, const auto& b) { return key(a) < key(b); });
         v.erase(std::unique(v.begin(), v.end(),
                             [&](const auto& a, const auto& b) { return key(a) == key(b); }),
                 v.end());
@@ -986,6 +1349,9 @@ void MergeImpact(ImpactReport& into, ImpactReport other) {
     });
     dedupe(into.failure_points,
            [](const ImpactFailurePoint& f) { return std::make_tuple(f.flow, f.step); });
+    // The nearest hop of a risk both reports raise survives.
+    std::stable_sort(into.risks.begin(), into.risks.end(),
+                     [](const ImpactRisk& a, const ImpactRisk& b) { return a.hop < b.hop; });
     dedupe(into.risks, [](const ImpactRisk& r) { return std::make_pair(r.level, r.reason); });
     dedupe(into.catalog_updates,
            [](const ImpactUpdate& u) { return std::make_pair(u.resource, u.action); });

@@ -2,12 +2,17 @@
 //
 // From the changed resources the analyzer walks the graph downstream (sends -> consumers ->
 // `triggers`, or all sends of a service that declares no triggers) and upstream (producers
-// that feed the change) to `depth` hops, then reports, in this order: what changes, the flows
-// and steps touched (failure branches and compensation nodes marked), the contracts on the
-// path with domain and team on each side, failure points and whether the change reaches the
-// compensation path, the teams that must review and why, risks with a level, and the catalog
-// updates the change requires. Every section is sorted; the Markdown and JSON renderers read
-// the same struct, so they cannot disagree.
+// that feed the change, and the steps before the change in a flow's order) to `depth` hops,
+// then reports, in this order: what changes, the flows and steps touched (failure branches and
+// compensation nodes marked), the contracts on the path with domain and team on each side,
+// failure points and whether the change reaches the compensation path, the teams that must
+// review and why, risks with a level, and the catalog updates the change requires.
+//
+// Every item carries its hop: 0 is the change itself, 1 the contracts the changed resources
+// send or receive (the contracts that change), 2 and further what those reach. Every section is
+// sorted; the Markdown and JSON renderers read the same struct, so they cannot disagree. The
+// Markdown checklist shows hops up to `ImpactRenderOptions::depth` in full and one summary line
+// per further hop; the JSON keeps everything.
 #pragma once
 
 #include <span>
@@ -39,6 +44,9 @@ struct ImpactStep {
     std::string title;
     std::string target;  // "message:reserve-inventory", or the custom node type
     std::vector<std::string> marks;
+    int hop = 0;
+    bool changed = false;   // names a changed resource
+    bool upstream = false;  // before the change: feeds it, or precedes it in the flow's order
 };
 
 struct ImpactFlow {
@@ -46,6 +54,7 @@ struct ImpactFlow {
     std::string name;
     std::vector<std::string> owners;
     std::vector<ImpactStep> steps;  // in flow order
+    int hop = 0;                    // the nearest of its steps
 };
 
 struct ImpactContract {
@@ -70,21 +79,35 @@ struct ImpactFailurePoint {
     std::string compensation;           // compensation node title
     std::vector<std::string> actions;
     bool touches_compensation = false;
+    int hop = 0;
+};
+
+struct ImpactTeamReason {
+    std::string reason;  // "consumer of a changed contract", "reached downstream", ...
+    int hop = 0;
+    std::vector<std::string> items;  // "authorize-payment in payment-service", sorted
 };
 
 struct ImpactTeam {
     std::string team;
-    std::vector<std::string> reasons;
+    int hop = 0;                            // the nearest of its reasons
+    std::vector<ImpactTeamReason> reasons;  // in a fixed order of reasons, then by hop
 };
 
 struct ImpactRisk {
     RiskLevel level = RiskLevel::kLow;
     std::string reason;
+    int hop = 0;
+    // What raised it: breaking, compensation, failure-point, hand-off, pinned, version-skew,
+    // no-consumer, no-producer, drift, undeclared-compensation; empty for a change's own risks
+    // (`acme impact --base`).
+    std::string category;
 };
 
 struct ImpactUpdate {
     std::string resource;
     std::string action;
+    int hop = 0;
 };
 
 struct ImpactReport {
@@ -122,7 +145,13 @@ struct ImpactOptions {
 // Adds `other`'s items to `into` (union, deduplicated, re-sorted) and recomputes the summary.
 void MergeImpact(ImpactReport& into, ImpactReport other);
 
-[[nodiscard]] std::string RenderImpactMarkdown(const ImpactReport& report);
+struct ImpactRenderOptions {
+    int depth = 1;      // hops shown in full; each further hop is one summary line
+    bool full = false;  // every item of every hop, one line each
+};
+
+[[nodiscard]] std::string RenderImpactMarkdown(const ImpactReport& report,
+                                               const ImpactRenderOptions& options = {});
 [[nodiscard]] std::string RenderImpactJson(const ImpactReport& report);
 
 }  // namespace acme::catalog

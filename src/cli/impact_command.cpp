@@ -22,7 +22,8 @@ struct ImpactArgs {
     std::string base;
     std::string format = "md";
     std::string fail_on;
-    int depth = -1;
+    int depth = 1;
+    std::string detail = "concise";
     std::vector<std::string> resources;
 };
 
@@ -49,7 +50,7 @@ int RunImpact(const ImpactArgs& args) {
         auto base = catalog::LoadCatalog(base_dir, {.keep_bodies = false});
         if (!base) return ReportError(base.error());
         const catalog::Graph base_graph(*base);
-        report = catalog::AnalyzeCatalogChange(base_graph, graph, {.depth = args.depth});
+        report = catalog::AnalyzeCatalogChange(base_graph, graph, {});
         return Finish(report, args);
     }
     std::vector<catalog::ResourceIndex> seeds;
@@ -68,13 +69,15 @@ int RunImpact(const ImpactArgs& args) {
                            false,
                            false});
     }
-    report = catalog::AnalyzeImpact(graph, seeds, std::move(changes), {.depth = args.depth});
+    report = catalog::AnalyzeImpact(graph, seeds, std::move(changes), {});
     return Finish(report, args);
 }
 
 int Finish(const catalog::ImpactReport& report, const ImpactArgs& args) {
-    const std::string text = args.format == "json" ? catalog::RenderImpactJson(report)
-                                                   : catalog::RenderImpactMarkdown(report);
+    const std::string text =
+        args.format == "json" ? catalog::RenderImpactJson(report)
+                              : catalog::RenderImpactMarkdown(
+                                    report, {.depth = args.depth, .full = args.detail == "full"});
     std::fwrite(text.data(), 1, text.size(), stdout);
     if (args.fail_on == "breaking" && report.HasBreakingChange()) return kExitFailOn;
     if (args.fail_on == "high" &&
@@ -96,8 +99,13 @@ void AddImpactCommand(CLI::App& app, int& exit_code) {
     cmd->add_option("--catalog", args->catalog, "catalog folder (default ./catalog)");
     cmd->add_option("--base", args->base,
                     "compare with the catalog at a git revision or in another folder");
-    cmd->add_option("--depth", args->depth, "hops to follow downstream and upstream (default all)")
+    cmd->add_option("--depth", args->depth,
+                    "hops shown in full in the Markdown checklist; each further hop is one "
+                    "summary line (default 1; JSON always has every hop)")
         ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--detail", args->detail,
+                    "concise: grouped, further hops summarized; full: every item on its own line")
+        ->check(CLI::IsMember({"concise", "full"}));
     cmd->add_option("--format", args->format, "output format")
         ->check(CLI::IsMember({"md", "json"}));
     cmd->add_option("--fail-on", args->fail_on,
