@@ -786,6 +786,12 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
     if (!consumers_.empty()) {
         auto db = connect();
         if (!db) return std::unexpected(db.error());
+        {
+            // Running from here on: a write made as soon as Start returns is queued for the
+            // dispatcher (its first round runs it), not run on the caller's connection.
+            std::lock_guard lock(writes_mutex_);
+            writer_running_ = true;
+        }
         threads_.emplace_back([this, conn = std::shared_ptr(std::move(*db))] {
             pthread_setname_np(pthread_self(), "acme-dispatch");  // for top -H, perf
             {
@@ -801,7 +807,6 @@ Result<void> SqlLogBus::Start(const Connector& connect) {
             {
                 std::lock_guard lock(writes_mutex_);
                 dispatcher_id_ = std::this_thread::get_id();
-                writer_running_ = true;
             }
             while (running_) {
                 const std::uint64_t seen = dispatcher_signal_.Seen();
