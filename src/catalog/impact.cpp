@@ -903,24 +903,31 @@ class Analyzer {
             }
         }
         // Hand-offs across domains, one line per pair of domains and hop: at hop 1 the contract
-        // changes; further on the change only reaches it.
-        std::map<std::tuple<int, std::string, std::string>, std::set<std::string>> handoffs;
+        // changes; further on the change only reaches it (the nearest such hop is kept).
+        struct Handoff {
+            std::set<std::string> messages;
+            int hop = 0;
+        };
+        std::map<std::tuple<bool, std::string, std::string>, Handoff> handoffs;
         for (const ImpactContract& ct : report.boundaries) {
             if (ct.direction == "upstream" || !ct.crosses_domain) continue;
-            handoffs[{std::min(ct.hop, 2), ct.producer_domain, ct.consumer_domain}].insert(
-                ct.message.substr(ct.message.find(':') + 1));
+            auto [it, fresh] = handoffs.try_emplace(
+                {ct.hop > 1, ct.producer_domain, ct.consumer_domain}, Handoff{{}, ct.hop});
+            it->second.messages.insert(ct.message.substr(ct.message.find(':') + 1));
+            it->second.hop = std::min(it->second.hop, ct.hop);
         }
-        for (const auto& [key, msgs] : handoffs) {
-            const auto& [hop, from, to] = key;
+        for (const auto& [key, handoff] : handoffs) {
+            const auto& [further, from, to] = key;
             const bool fulfilment = to.find("fulfil") != std::string::npos;
             const std::string what =
                 std::string(fulfilment ? "fulfilment hand-off" : "cross-domain hand-off") + " " +
                 from + " -> " + to;
-            if (hop == 1) {
-                risk(RiskLevel::kMedium, what + " changes: " + Join(msgs), 1, "hand-off");
+            if (further) {
+                risk(RiskLevel::kLow, what + " reached downstream: " + Join(handoff.messages),
+                     handoff.hop, "hand-off");
             } else {
-                risk(RiskLevel::kLow, what + " reached downstream: " + Join(msgs),
-                     NearestFurtherHop(report, from, to), "hand-off");
+                risk(RiskLevel::kMedium, what + " changes: " + Join(handoff.messages), 1,
+                     "hand-off");
             }
         }
         // Consumers pinned to an old version of a message on the path.
@@ -966,19 +973,6 @@ class Analyzer {
         }
         for (auto& [key, hop] : risks)
             report.risks.push_back({key.first, key.second, hop, categories[key]});
-    }
-
-    // The nearest hop past the first of a contract from domain `from` to domain `to`.
-    static int NearestFurtherHop(const ImpactReport& report, const std::string& from,
-                                 const std::string& to) {
-        int hop = -1;
-        for (const ImpactContract& ct : report.boundaries) {
-            if (ct.direction == "upstream" || ct.hop < 2 || ct.producer_domain != from ||
-                ct.consumer_domain != to)
-                continue;
-            if (hop < 0 || ct.hop < hop) hop = ct.hop;
-        }
-        return hop;
     }
 
     bool Unconsumed(ResourceIndex m) const {

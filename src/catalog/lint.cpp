@@ -389,7 +389,8 @@ class Linter {
                 }
             }
             if (r.schema_path.empty()) return;
-            auto text = ReadFile(c_.root / r.dir / r.schema_path);
+            auto text = r.schema_loaded ? Result<std::string>(r.schema_text)
+                                        : ReadFile(c_.root / r.dir / r.schema_path);
             if (!text) {
                 Report(r, "schema/missing-file", r.schema_line, "schemaPath",
                        "schema '" + r.schema_path + "' does not exist beside " + c_.files[r.file]);

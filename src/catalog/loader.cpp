@@ -1,6 +1,7 @@
 #include "catalog/loader.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <regex>
 #include <unordered_set>
@@ -62,10 +63,7 @@ std::optional<Kind> ClassifyIndex(std::vector<std::string> dirs, bool& versioned
     return std::nullopt;
 }
 
-bool IsMarkdown(const fs::path& p) {
-    const auto ext = p.extension();
-    return ext == ".mdx" || ext == ".md";
-}
+bool IsMarkdown(std::string_view name) { return name.ends_with(".mdx") || name.ends_with(".md"); }
 
 // Builds one Resource from a parsed frontmatter map, collecting diagnostics.
 class ResourceReader {
@@ -538,11 +536,10 @@ struct ParsedFile {
     std::vector<Diagnostic> diagnostics;
 };
 
-ParsedFile ParseFile(const fs::path& root, const FoundFile& found, std::uint32_t file_index,
-                     bool keep_body) {
+// Parses one index file; `Resource::file` is left for the caller to set.
+ParsedFile ParseFile(const FoundFile& found, const Result<std::string>& content, bool keep_body) {
     ParsedFile out;
     ResourceReader reader(found.rel, out.diagnostics);
-    auto content = ReadFile(root / found.rel);
     if (!content) {
         reader.Report(Severity::kError, "file/unreadable", 0, {}, content.error().message);
         return out;
@@ -571,7 +568,6 @@ ParsedFile ParseFile(const fs::path& root, const FoundFile& found, std::uint32_t
 
     Resource r;
     r.kind = found.kind;
-    r.file = file_index;
     r.versioned_copy = found.versioned_copy;
     const std::size_t slash = found.rel.rfind('/');
     r.dir = slash == std::string::npos ? std::string() : found.rel.substr(0, slash);
@@ -645,45 +641,80 @@ ParsedFile ParseFile(const fs::path& root, const FoundFile& found, std::uint32_t
     return out;
 }
 
-std::vector<FoundFile> FindFiles(const fs::path& root,
-                                 std::unordered_set<std::string>& changelogs) {
-    std::vector<FoundFile> found;
-    std::error_code ec;
-    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
-    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        const fs::directory_entry& entry = *it;
-        const std::string name = entry.path().filename().string();
-        if (entry.is_directory(ec)) {
-            if (SkippedDirectory(name)) it.disable_recursion_pending();
-            continue;
-        }
-        if (!IsMarkdown(entry.path())) continue;
-        std::string rel = entry.path().lexically_relative(root).generic_string();
-        if (it.depth() == 1) {
-            const std::string top = rel.substr(0, rel.find('/'));
-            if (top == "teams" || top == "users") {
-                found.push_back(
-                    {std::move(rel), top == "teams" ? Kind::kTeam : Kind::kUser, false});
-                continue;
-            }
-        }
-        const std::size_t slash = rel.rfind('/');
-        if (name == "changelog.mdx" || name == "changelog.md") {
-            changelogs.insert(slash == std::string::npos ? std::string() : rel.substr(0, slash));
-            continue;
-        }
-        if (name != "index.mdx" && name != "index.md") continue;
-        std::vector<std::string> dirs = SplitPath(rel);
-        dirs.pop_back();
-        bool versioned = false;
-        if (auto kind = ClassifyIndex(std::move(dirs), versioned)) {
-            found.push_back({std::move(rel), *kind, versioned});
+// What a file found in the catalog's tree is: a resource's index file (and its kind), a
+// changelog (of the folder it is in), or nothing the engine reads.
+std::optional<FoundFile> Classify(const TreeEntry& e, std::unordered_set<std::string>& changelogs,
+                                  std::mutex& mu) {
+    if (!IsMarkdown(e.name)) return std::nullopt;
+    std::string rel(e.rel);
+    if (e.depth == 1) {
+        const std::string top = rel.substr(0, rel.find('/'));
+        if (top == "teams" || top == "users") {
+            return FoundFile{std::move(rel), top == "teams" ? Kind::kTeam : Kind::kUser, false};
         }
     }
-    // Deterministic order whatever the file system returns.
-    std::sort(found.begin(), found.end(),
-              [](const FoundFile& a, const FoundFile& b) { return a.rel < b.rel; });
-    return found;
+    const std::size_t slash = rel.rfind('/');
+    if (e.name == "changelog.mdx" || e.name == "changelog.md") {
+        std::lock_guard lock(mu);
+        changelogs.insert(slash == std::string::npos ? std::string() : rel.substr(0, slash));
+        return std::nullopt;
+    }
+    if (e.name != "index.mdx" && e.name != "index.md") return std::nullopt;
+    std::vector<std::string> dirs = SplitPath(rel);
+    dirs.pop_back();
+    bool versioned = false;
+    if (auto kind = ClassifyIndex(std::move(dirs), versioned)) {
+        return FoundFile{std::move(rel), *kind, versioned};
+    }
+    return std::nullopt;
+}
+
+// The schema beside an index file, read through the open folder. A failure is left for the
+// linter, which reads the file again and reports it.
+void ReadSiblingSchema(const TreeEntry& e, Resource& r) {
+    const std::string& name = r.schema_path;
+    if (!name.ends_with(".json") || name.find('/') != std::string::npos || name == "." ||
+        name == "..") {
+        return;
+    }
+    auto text = ReadFileAt(e.dir_fd, name.c_str(), name);
+    if (!text) return;
+    r.schema_text = std::move(*text);
+    r.schema_loaded = true;
+}
+
+struct LoadedFile {
+    FoundFile found;
+    ParsedFile parsed;
+};
+
+// Walks the tree once, reading and parsing each index file on the thread that finds it (the
+// file is opened relative to its directory), in the order of the relative paths whatever the
+// file system returns.
+std::vector<std::unique_ptr<LoadedFile>> LoadFiles(const fs::path& root, const LoadOptions& options,
+                                                   std::unordered_set<std::string>& changelogs) {
+    std::mutex mu;
+    std::vector<std::unique_ptr<LoadedFile>> loaded;
+    WalkTree(
+        root, [](std::string_view name) { return SkippedDirectory(std::string(name)); },
+        [&](const TreeEntry& e) {
+            std::optional<FoundFile> found = Classify(e, changelogs, mu);
+            if (!found) return;
+            const std::string name(e.name);
+            const auto content = ReadFileAt(e.dir_fd, name.c_str(), (root / found->rel).string());
+            ParsedFile parsed = ParseFile(*found, content, options.keep_bodies);
+            if (options.read_schemas && parsed.resource) ReadSiblingSchema(e, *parsed.resource);
+            auto file = std::make_unique<LoadedFile>(std::move(*found), std::move(parsed));
+            std::lock_guard lock(mu);
+            loaded.push_back(std::move(file));
+        },
+        options.threads);
+    // Sorted by pointer: a parsed resource is large to move.
+    std::sort(loaded.begin(), loaded.end(),
+              [](const std::unique_ptr<LoadedFile>& a, const std::unique_ptr<LoadedFile>& b) {
+                  return a->found.rel < b->found.rel;
+              });
+    return loaded;
 }
 
 void ResolvePointer(const Catalog& c, Pointer& p) {
@@ -801,24 +832,16 @@ Result<Catalog> LoadCatalog(const fs::path& root, const LoadOptions& options) {
     Catalog catalog;
     catalog.root = root;
     std::unordered_set<std::string> changelogs;
-    const std::vector<FoundFile> found = FindFiles(root, changelogs);
-
-    std::vector<ParsedFile> parsed(found.size());
-    ParallelFor(
-        found.size(),
-        [&](std::size_t i) {
-            parsed[i] =
-                ParseFile(root, found[i], static_cast<std::uint32_t>(i), options.keep_bodies);
-        },
-        options.threads);
-
-    catalog.files.reserve(found.size());
-    catalog.resources.reserve(found.size());
-    for (std::size_t i = 0; i < found.size(); ++i) {
-        catalog.files.push_back(found[i].rel);
-        for (auto& d : parsed[i].diagnostics) catalog.diagnostics.push_back(std::move(d));
-        if (!parsed[i].resource) continue;
-        Resource& r = *parsed[i].resource;
+    std::vector<std::unique_ptr<LoadedFile>> loaded = LoadFiles(root, options, changelogs);
+    catalog.files.reserve(loaded.size());
+    catalog.resources.reserve(loaded.size());
+    for (std::size_t i = 0; i < loaded.size(); ++i) {
+        catalog.files.push_back(std::move(loaded[i]->found.rel));
+        ParsedFile& parsed = loaded[i]->parsed;
+        for (auto& d : parsed.diagnostics) catalog.diagnostics.push_back(std::move(d));
+        if (!parsed.resource) continue;
+        Resource& r = *parsed.resource;
+        r.file = static_cast<std::uint32_t>(i);
         r.has_changelog = changelogs.contains(r.dir);
         catalog.resources.push_back(std::move(r));
     }

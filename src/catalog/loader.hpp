@@ -17,6 +17,9 @@ namespace acme::catalog {
 struct LoadOptions {
     std::size_t threads = 0;  // 0: DefaultConcurrency()
     bool keep_bodies = true;  // keep each file's Markdown body in Resource::body
+    // Read a JSON Schema that sits beside its index file (`schemaPath: schema.json`) while the
+    // folder is open, into Resource::schema_text: `catalog check` reads every schema anyway.
+    bool read_schemas = false;
 };
 
 // kNotFound when `root` is not a directory.

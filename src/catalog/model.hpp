@@ -174,6 +174,10 @@ struct Resource {
     std::vector<Pointer> members;  // teams: users
     std::string schema_path;
     int schema_line = 0;
+    // The schema file's text when the loader read it (LoadOptions::read_schemas); empty when it
+    // did not, or could not: then read it from `dir`/`schema_path` and report what fails.
+    std::string schema_text;
+    bool schema_loaded = false;
     std::vector<Specification> specifications;
     std::vector<FlowStep> steps;
     std::vector<ExtraKey> extra_keys;

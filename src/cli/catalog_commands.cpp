@@ -47,7 +47,7 @@ int Emit(const std::string& text, const std::string& output) {
 }
 
 int RunCheck(const CatalogArgs& args) {
-    auto catalog = catalog::LoadCatalog(args.Dir());
+    auto catalog = catalog::LoadCatalog(args.Dir(), {.keep_bodies = false, .read_schemas = true});
     if (!catalog) return ReportError(catalog.error());
     const catalog::Graph graph(*catalog);
     const catalog::LintReport report = catalog::Lint(*catalog, graph);
