@@ -151,3 +151,115 @@ TEST(RepoImpactTest, OrchestratorChecklistFitsOnOneScreen) {
 
 }  // namespace
 }  // namespace acme::catalog
+
+namespace acme::catalog {
+namespace {
+
+// An EventCatalog 4.x catalog (tests/fixtures/eventcatalog-4x-catalog): systems, channels with
+// routes, data stores written and read, a data product, an entity, an ADR, resourceGroups.
+class Catalog4xTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        const char* src = std::getenv("ACME_SOURCE_DIR");
+        auto loaded = LoadCatalog(std::filesystem::path(src != nullptr ? src : ".") / "tests" /
+                                  "fixtures" / "eventcatalog-4x-catalog");
+        ASSERT_TRUE(loaded.has_value());
+        catalog_ = new Catalog(std::move(*loaded));
+        graph_ = new Graph(*catalog_);
+    }
+    static void TearDownTestSuite() {
+        delete graph_;
+        delete catalog_;
+    }
+    static ImpactReport Impact(std::string_view spec) {
+        auto seed = ResolveResourceSpec(*catalog_, spec);
+        EXPECT_TRUE(seed.has_value()) << spec;
+        const ResourceIndex seeds[] = {*seed};
+        return AnalyzeImpact(*graph_, seeds,
+                             {{std::string(spec), "changed", "", "", "", {}, false, false}}, {});
+    }
+    static bool Has(const ImpactReport& r, std::string_view producer, std::string_view carrier,
+                    std::string_view consumer, int hop) {
+        return std::any_of(r.boundaries.begin(), r.boundaries.end(), [&](const ImpactContract& c) {
+            return c.producer == producer && c.message == carrier && c.consumer == consumer &&
+                   c.hop == hop;
+        });
+    }
+    static Catalog* catalog_;
+    static Graph* graph_;
+};
+Catalog* Catalog4xTest::catalog_ = nullptr;
+Graph* Catalog4xTest::graph_ = nullptr;
+
+TEST_F(Catalog4xTest, TheGraphNamesEveryResourceButTheClusters) {
+    auto view = BuildGraphView(*graph_, {});
+    ASSERT_TRUE(view.has_value());
+    std::set<std::string> nodes;
+    for (const ViewNode& n : view->nodes) nodes.insert(n.id);
+    std::size_t named = 0, total = 0;
+    for (std::size_t i = 0; i < catalog_->resources.size(); ++i) {
+        if (!catalog_->is_latest[i]) continue;
+        const Resource& r = catalog_->resources[i];
+        if (r.kind == Kind::kDomain || r.kind == Kind::kSystem) continue;  // clusters
+        ++total;
+        const std::string id = std::string(KindName(r.kind)) + ":" + r.id;
+        if (nodes.contains(id)) ++named;
+        EXPECT_TRUE(nodes.contains(id)) << id;
+    }
+    EXPECT_EQ(total, 19u);
+    EXPECT_GE(static_cast<double>(named), 0.95 * static_cast<double>(total));
+    const auto node = [&](std::string_view id) {
+        return *std::find_if(view->nodes.begin(), view->nodes.end(),
+                             [&](const ViewNode& n) { return n.id == id; });
+    };
+    EXPECT_EQ(node("service:order-api").system, "order-system");
+    EXPECT_EQ(node("service:order-api").domain, "orders");
+    EXPECT_EQ(node("channel:orders-topic").domain, "orders");  // through who sends on it
+    std::set<std::string> edges;
+    for (const ViewEdge& e : view->edges) edges.insert(e.from + " " + e.kind + " " + e.to);
+    for (const char* e :
+         {"service:order-api writes container:orders-db",
+          "container:orders-db reads service:billing", "event:order-placed to channel:orders-topic",
+          "channel:orders-topic from service:billing",
+          "channel:orders-topic routes channel:audit-topic",
+          "event:order-placed input data-product:order-analytics",
+          "data-product:order-analytics output container:analytics-db",
+          "adr:adr-001-outbox applies-to service:order-api"}) {
+        EXPECT_TRUE(edges.contains(e)) << e;
+    }
+    // Through its channel, not straight from the message.
+    EXPECT_FALSE(edges.contains("event:order-placed receives service:billing"));
+}
+
+TEST_F(Catalog4xTest, ReferencesToDataStoresAndGroupItemsAreChecked) {
+    const LintReport report = Lint(*catalog_, *graph_);
+    std::vector<std::string> errors;
+    for (const Diagnostic& d : report.diagnostics) {
+        if (d.severity == Severity::kError) {
+            errors.push_back(d.file + ":" + std::to_string(d.line) + " " + d.rule + " " + d.key);
+        }
+    }
+    EXPECT_EQ(errors,
+              (std::vector<std::string>{
+                  "domains/orders/index.mdx:24 ref/unknown-resource resourceGroups[0].items[2]",
+                  "domains/orders/services/billing/index.mdx:16 ref/unknown-version "
+                  "readsFrom[1].version"}));
+}
+
+TEST_F(Catalog4xTest, TheWalkGoesThroughDataStoresChannelsAndDataProducts) {
+    const ImpactReport db = Impact("container:orders-db");
+    EXPECT_TRUE(Has(db, "order-api", "container:orders-db", "billing", 1));
+    EXPECT_TRUE(Has(db, "order-api", "container:orders-db", "order-analytics", 1));
+    EXPECT_TRUE(Has(db, "billing", "event:invoice-issued", "(no consumer)", 2));
+    const ImpactReport topic = Impact("channel:orders-topic");
+    EXPECT_TRUE(Has(topic, "order-api", "channel:orders-topic", "billing", 1));
+    const ImpactReport api = Impact("service:order-api");
+    EXPECT_TRUE(Has(api, "order-api", "container:orders-db", "billing", 1));
+    EXPECT_TRUE(Has(api, "order-api", "event:order-placed", "order-analytics", 1));
+    const ImpactReport product = Impact("data-product:order-analytics");
+    EXPECT_TRUE(Has(product, "order-api", "event:order-placed", "order-analytics", 1));
+    EXPECT_TRUE(Has(product, "order-analytics", "container:analytics-db", "(no consumer)", 1));
+}
+
+}  // namespace
+}  // namespace acme::catalog

@@ -27,6 +27,11 @@ Graph::Graph(const Catalog& catalog) : catalog_(catalog) {
     }
     triggers_.assign(n, {});
     flow_refs_.assign(n, {});
+    out_.assign(kRelationCount, Adjacency(n));
+    in_.assign(kRelationCount, Adjacency(n));
+    auto relate = [&](Relation rel, ResourceIndex from, ResourceIndex to) {
+        AddEdge(out_[static_cast<std::size_t>(rel)], in_[static_cast<std::size_t>(rel)], from, to);
+    };
     auto resolved = [](const Pointer& p) {
         return p.resolution == Resolution::kResolved ? p.target : kNoResource;
     };
@@ -44,10 +49,21 @@ Graph::Graph(const Catalog& catalog) : catalog_(catalog) {
             }
         }
         if (!catalog.is_latest[i]) continue;
-        for (const Send& s : r.sends) AddEdge(sends_, producers_, self, resolved(s.message));
+        for (const Send& s : r.sends) {
+            const ResourceIndex m = resolved(s.message);
+            AddEdge(sends_, producers_, self, m);
+            for (const Pointer& ch : s.channels) {
+                relate(Relation::kSendsTo, self, resolved(ch));
+                relate(Relation::kCarries, resolved(ch), m);
+            }
+        }
         for (const Receive& rc : r.receives) {
             const ResourceIndex m = resolved(rc.message);
             AddEdge(receives_, consumers_, self, m);
+            for (const Pointer& ch : rc.channels) {
+                relate(Relation::kReceivesFrom, self, resolved(ch));
+                relate(Relation::kCarries, resolved(ch), m);
+            }
             for (const Pointer& t : rc.triggers) {
                 const ResourceIndex e = resolved(t);
                 if (m != kNoResource && e != kNoResource) triggers_[i].push_back({self, m, e});
@@ -57,16 +73,36 @@ Graph::Graph(const Catalog& catalog) : catalog_(catalog) {
         for (const Pointer& p : r.producers) AddEdge(sends_, producers_, resolved(p), self);
         for (const Pointer& p : r.consumers) AddEdge(receives_, consumers_, resolved(p), self);
         if (r.kind == Kind::kDomain || r.kind == Kind::kSystem) {
-            for (const auto* list :
-                 {&r.services, &r.subdomains, &r.systems, &r.flows, &r.entities}) {
+            for (const auto* list : {&r.services, &r.subdomains, &r.systems, &r.flows, &r.entities,
+                                     &r.containers, &r.data_products}) {
                 for (const Pointer& p : *list) AddEdge(members_, domains_, self, resolved(p));
             }
+        }
+        const std::pair<Relation, const std::vector<Pointer>*> lists[] = {
+            {Relation::kWrites, &r.writes_to}, {Relation::kReads, &r.reads_from},
+            {Relation::kInputs, &r.inputs},    {Relation::kOutputs, &r.outputs},
+            {Relation::kRoutes, &r.routes},    {Relation::kAppliesTo, &r.applies_to},
+            {Relation::kGroups, &r.grouped}};
+        for (const auto& [rel, list] : lists) {
+            for (const Pointer& p : *list) relate(rel, self, resolved(p));
         }
     }
     for (Adjacency* a :
          {&sends_, &producers_, &receives_, &consumers_, &owners_, &owned_, &domains_, &members_}) {
         for (auto& list : *a) SortUnique(list);
     }
+    for (auto* rels : {&out_, &in_}) {
+        for (Adjacency& a : *rels) {
+            for (auto& list : a) SortUnique(list);
+        }
+    }
+}
+
+std::span<const ResourceIndex> Graph::Out(Relation rel, ResourceIndex from) const {
+    return out_[static_cast<std::size_t>(rel)][U(from)];
+}
+std::span<const ResourceIndex> Graph::In(Relation rel, ResourceIndex to) const {
+    return in_[static_cast<std::size_t>(rel)][U(to)];
 }
 
 std::span<const ResourceIndex> Graph::Producers(ResourceIndex m) const { return producers_[U(m)]; }
@@ -101,6 +137,17 @@ ResourceIndex Graph::DomainOf(ResourceIndex r) const {
         }
         if (parents.empty()) break;
         at_node = parents.front();  // a system
+    }
+    // A data store no domain or system lists, or a channel: the domain of who uses it.
+    std::pair<Relation, Relation> users{Relation::kWrites, Relation::kReads};
+    if (res.kind == Kind::kChannel) users = {Relation::kSendsTo, Relation::kReceivesFrom};
+    if (res.kind == Kind::kContainer || res.kind == Kind::kChannel) {
+        for (Relation rel : {users.first, users.second}) {
+            for (ResourceIndex u : In(rel, r)) {
+                if (at(u).kind == Kind::kChannel || at(u).kind == Kind::kContainer) continue;
+                if (ResourceIndex d = DomainOf(u); d != kNoResource) return d;
+            }
+        }
     }
     if (!catalog_.is_latest[U(r)]) {
         for (ResourceIndex v : Versions(r)) {

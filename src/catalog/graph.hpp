@@ -5,6 +5,7 @@
 // history) and point at the exact version the pointer resolved to. Thread-safe to read.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -22,6 +23,21 @@ struct TriggerEdge {
     ResourceIndex received = kNoResource;  // the command or event the service receives
     ResourceIndex emitted = kNoResource;   // the event it leads to
 };
+
+// The EventCatalog 3.x/4.x relations beside sends/receives, each a set of edges from -> to.
+enum class Relation : std::uint8_t {
+    kWrites,        // service, domain or agent -> container it writes to (`writesTo`)
+    kReads,         // service, domain or agent -> container it reads from (`readsFrom`)
+    kInputs,        // data product -> what feeds it (`inputs`)
+    kOutputs,       // data product -> what it produces (`outputs`)
+    kSendsTo,       // service -> channel it sends messages to (`sends[].to`)
+    kReceivesFrom,  // service -> channel it receives messages from (`receives[].from`)
+    kCarries,       // channel -> message sent to it or received from it
+    kRoutes,        // channel -> channel it routes on to (`routes`)
+    kAppliesTo,     // ADR -> what it applies to (`appliesTo`)
+    kGroups,        // domain -> resource in one of its `resourceGroups`
+};
+inline constexpr int kRelationCount = 10;
 
 class Graph {
   public:
@@ -52,6 +68,9 @@ class Graph {
     [[nodiscard]] ResourceIndex DomainOf(ResourceIndex r) const;
     // Flow steps that reference `r`.
     [[nodiscard]] std::span<const FlowRef> FlowRefs(ResourceIndex r) const;
+    // Edges of a 3.x/4.x relation out of `from` / into `to` (exact versions, sorted).
+    [[nodiscard]] std::span<const ResourceIndex> Out(Relation rel, ResourceIndex from) const;
+    [[nodiscard]] std::span<const ResourceIndex> In(Relation rel, ResourceIndex to) const;
     // Every version of the same (kind, id) as `r`, `r` included, oldest first.
     [[nodiscard]] std::vector<ResourceIndex> Versions(ResourceIndex r) const;
 
@@ -64,6 +83,7 @@ class Graph {
     Adjacency sends_, producers_, receives_, consumers_;
     Adjacency owners_, owned_, domains_, members_;
     std::vector<std::vector<TriggerEdge>> triggers_;
+    std::vector<Adjacency> out_, in_;  // by Relation
     std::vector<std::vector<FlowRef>> flow_refs_;
 };
 

@@ -28,8 +28,13 @@ class ViewBuilder {
             if (!c_.is_latest[i]) continue;
             const auto ri = static_cast<ResourceIndex>(i);
             const Resource& r = c_.resources[i];
+            // Domains and systems are the clusters; every other resource is a node, with or
+            // without edges.
+            if (r.kind == Kind::kDomain || r.kind == Kind::kSystem) continue;
+            Node(ri);
             if (r.kind == Kind::kService || r.kind == Kind::kAgent) AddServiceEdges(ri);
             if (r.kind == Kind::kFlow) AddFlowEdges(r);
+            AddRelationEdges(ri);
         }
         GraphView view;
         for (auto& [id, node] : nodes_) view.nodes.push_back(node);
@@ -67,17 +72,83 @@ class ViewBuilder {
                       std::string(KindName(res.kind)),
                       res.name.empty() ? res.id : res.name,
                       DomainOf(r),
-                      {}};
+                      {},
+                      SystemOf(r)};
         return nodes_.emplace(id, std::move(node)).first->first;
     }
 
+    // The system a resource sits in, directly: the systems are clusters inside domains.
+    std::string SystemOf(ResourceIndex r) const {
+        for (ResourceIndex p : g_.Domains(r)) {
+            if (g_.at(p).kind == Kind::kSystem) return g_.at(p).id;
+        }
+        return {};
+    }
+
+    static ResourceIndex Resolved(const Pointer& p) {
+        return p.resolution == Resolution::kResolved ? p.target : kNoResource;
+    }
+
+    // Sends and receives; a message that travels on a channel goes through the channel's node
+    // (producer -> message -> channel -> consumer).
     void AddServiceEdges(ResourceIndex s) {
         const std::string from = Node(s);
+        const Resource& r = g_.at(s);
+        for (const Send& send : r.sends) {
+            const ResourceIndex m = Resolved(send.message);
+            if (m == kNoResource) continue;
+            edges_.push_back({from, Node(m), "sends", {}, {}});
+            for (const Pointer& ch : send.channels) {
+                if (Resolved(ch) != kNoResource) {
+                    edges_.push_back({Node(m), Node(Resolved(ch)), "to", {}, {}});
+                }
+            }
+        }
+        for (const Receive& rc : r.receives) {
+            const ResourceIndex m = Resolved(rc.message);
+            if (m == kNoResource) continue;
+            bool via_channel = false;
+            for (const Pointer& ch : rc.channels) {
+                if (Resolved(ch) == kNoResource) continue;
+                edges_.push_back({Node(m), Node(Resolved(ch)), "to", {}, {}});
+                edges_.push_back({Node(Resolved(ch)), from, "from", {}, {}});
+                via_channel = true;
+            }
+            if (!via_channel) edges_.push_back({Node(m), from, "receives", {}, {}});
+        }
+        // Old style: the message names its producers and consumers.
         for (ResourceIndex m : g_.Sends(s)) edges_.push_back({from, Node(m), "sends", {}, {}});
-        for (ResourceIndex m : g_.Receives(s))
-            edges_.push_back({Node(m), from, "receives", {}, {}});
+        for (ResourceIndex m : g_.Receives(s)) {
+            const bool declared =
+                std::any_of(r.receives.begin(), r.receives.end(),
+                            [&](const Receive& rc) { return Resolved(rc.message) == m; });
+            if (!declared) edges_.push_back({Node(m), from, "receives", {}, {}});
+        }
         for (const TriggerEdge& t : g_.Triggers(s)) {
             edges_.push_back({Node(t.received), Node(t.emitted), "triggers", "triggers", {}});
+        }
+    }
+
+    // Data stores, data products, channel routes, ADRs: the 3.x/4.x relations.
+    void AddRelationEdges(ResourceIndex r) {
+        struct Drawn {
+            Relation rel;
+            const char* kind;
+            bool reverse;  // drawn from the target to `r`
+        };
+        static constexpr Drawn kDrawn[] = {
+            {Relation::kWrites, "writes", false}, {Relation::kReads, "reads", true},
+            {Relation::kInputs, "input", true},   {Relation::kOutputs, "output", false},
+            {Relation::kRoutes, "routes", false}, {Relation::kAppliesTo, "applies-to", false}};
+        for (const Drawn& d : kDrawn) {
+            for (ResourceIndex t : g_.Out(d.rel, r)) {
+                const Kind k = g_.at(t).kind;
+                if (k == Kind::kDomain || k == Kind::kSystem) continue;  // clusters, not nodes
+                const std::string& self = Node(r);
+                const std::string& other = Node(t);
+                edges_.push_back(d.reverse ? ViewEdge{other, self, d.kind, {}, {}}
+                                           : ViewEdge{self, other, d.kind, {}, {}});
+            }
         }
     }
 
@@ -117,14 +188,16 @@ class ViewBuilder {
     std::vector<ViewEdge> edges_;
 };
 
-void Focus(GraphView& view, const std::string& focus, int depth) {
+// Keeps what lies within `depth` edges of the focus nodes.
+void Focus(GraphView& view, const std::vector<std::string>& focus, int depth) {
     std::map<std::string, std::vector<std::string>> adjacent;
     for (const ViewEdge& e : view.edges) {
         adjacent[e.from].push_back(e.to);
         adjacent[e.to].push_back(e.from);
     }
-    std::map<std::string, int> dist{{focus, 0}};
-    std::vector<std::string> frontier{focus};
+    std::map<std::string, int> dist;
+    for (const std::string& f : focus) dist.emplace(f, 0);
+    std::vector<std::string> frontier = focus;
     for (int d = 0; !frontier.empty() && (depth < 0 || d < depth); ++d) {
         std::vector<std::string> next;
         for (const auto& n : frontier) {
@@ -240,13 +313,24 @@ Result<GraphView> BuildGraphView(const Graph& graph, const ViewOptions& options)
                                    std::string(KindName(r.kind)),
                                    r.name.empty() ? r.id : r.name,
                                    {},
+                                   {},
                                    {}}},
                                  {}};
             }
         }
         return MakeError(ErrorCode::kNotFound, "no resource '" + focus + "' in the catalog");
     }
-    Focus(view, match->id, options.depth);
+    // A flow is its steps: focused, it shows them all and what lies around them.
+    std::vector<std::string> focus_nodes{match->id};
+    if (match->kind == "flow") {
+        const std::string flow = match->id.substr(match->id.find(':') + 1);
+        for (const ViewEdge& e : view.edges) {
+            if (e.kind != "flow" || e.flow != flow) continue;
+            focus_nodes.push_back(e.from);
+            focus_nodes.push_back(e.to);
+        }
+    }
+    Focus(view, focus_nodes, options.depth);
     return view;
 }
 
@@ -257,17 +341,38 @@ std::string RenderDot(const GraphView& view) {
         "  graph [fontname=\"Helvetica\", fontsize=11, compound=true];\n"
         "  node [fontname=\"Helvetica\", fontsize=10];\n"
         "  edge [fontname=\"Helvetica\", fontsize=9];\n";
-    std::map<std::string, std::vector<const ViewNode*>> by_domain;
-    for (const ViewNode& n : view.nodes) by_domain[n.domain].push_back(&n);
-    for (const auto& [domain, nodes] : by_domain) {
+    // Teams, users, flows and diagrams are drawn only when an edge reaches them (a flow is
+    // drawn as its steps); the JSON keeps every node.
+    std::set<std::string> linked;
+    for (const ViewEdge& e : view.edges) {
+        linked.insert(e.from);
+        linked.insert(e.to);
+    }
+    std::map<std::string, std::map<std::string, std::vector<const ViewNode*>>> by_domain;
+    for (const ViewNode& n : view.nodes) {
+        const bool quiet =
+            n.kind == "team" || n.kind == "user" || n.kind == "flow" || n.kind == "diagram";
+        if (quiet && !linked.contains(n.id)) continue;
+        by_domain[n.domain][n.system].push_back(&n);
+    }
+    for (const auto& [domain, systems] : by_domain) {
         const std::string indent = domain.empty() ? "  " : "    ";
         if (!domain.empty()) {
             out += "  subgraph " + Quote("cluster_" + domain) + " {\n";
             out += "    label=" + Quote("domain: " + domain) +
                    "; style=\"rounded,dashed\"; color=\"#7a7a7a\";\n";
         }
-        for (const ViewNode* n : nodes)
-            out += indent + Quote(n->id) + " " + NodeAttributes(*n) + ";\n";
+        for (const auto& [system, nodes] : systems) {
+            const std::string inner = system.empty() ? indent : indent + "  ";
+            if (!system.empty()) {
+                out += indent + "subgraph " + Quote("cluster_" + domain + "_" + system) + " {\n";
+                out += inner + "label=" + Quote("system: " + system) +
+                       "; style=\"rounded\"; color=\"#a0a0a0\";\n";
+            }
+            for (const ViewNode* n : nodes)
+                out += inner + Quote(n->id) + " " + NodeAttributes(*n) + ";\n";
+            if (!system.empty()) out += indent + "}\n";
+        }
         if (!domain.empty()) out += "  }\n";
     }
     for (const ViewEdge& e : view.edges) {
@@ -295,6 +400,7 @@ std::string RenderViewJson(const GraphView& view) {
     for (const ViewNode& n : view.nodes) {
         nlohmann::ordered_json j = {{"id", n.id}, {"kind", n.kind}, {"label", n.label}};
         if (!n.domain.empty()) j["domain"] = n.domain;
+        if (!n.system.empty()) j["system"] = n.system;
         if (!n.custom_type.empty()) j["customType"] = n.custom_type;
         nodes.push_back(std::move(j));
     }

@@ -1,5 +1,6 @@
-// The drawable view of a catalog: resources and flow nodes, the edges between them, grouped
-// by domain, optionally cut down to the neighbourhood of one resource. Rendered as DOT,
+// The drawable view of a catalog: every resource but domains and systems (the clusters, systems
+// inside domains) as a node, flow nodes, the edges between them, optionally cut down to the
+// neighbourhood of one resource (of a flow: its steps and what lies around them). Rendered as DOT,
 // JSON or SVG (through Graphviz). Failure branches of flows are marked; edges that cross a
 // domain boundary are marked.
 #pragma once
@@ -19,12 +20,15 @@ struct ViewNode {
     std::string label;
     std::string domain;       // owning domain id, empty when none
     std::string custom_type;  // for custom flow nodes
+    std::string system;       // the system it sits in (a cluster inside the domain), or empty
 };
 
 struct ViewEdge {
     std::string from;
     std::string to;
-    std::string kind;  // sends, receives, triggers, flow
+    // sends, receives, triggers, flow; to / from (a channel), writes / reads (a data store),
+    // input / output (a data product), routes (channel to channel), applies-to (an ADR)
+    std::string kind;
     std::string label;
     std::string flow;  // flow id for flow edges
     bool failure = false;

@@ -77,10 +77,11 @@ class Analyzer {
                 return;
             case Kind::kService:
             case Kind::kAgent:
+            case Kind::kDataProduct:
                 services_.insert(r);
                 touched_.insert(r);
-                for (ResourceIndex m : g_.Sends(r)) Push(down_, {Latest(m), r, 1, "downstream"});
-                for (ResourceIndex m : g_.Receives(r)) {
+                for (ResourceIndex m : ActorSends(r)) Push(down_, {Latest(m), r, 1, "downstream"});
+                for (ResourceIndex m : ActorReceives(r)) {
                     touched_.insert(Latest(m));
                     received_by_seed_.insert(Latest(m));
                     Push(up_, {Latest(m), r, 1, "upstream"});
@@ -89,15 +90,18 @@ class Analyzer {
             case Kind::kEvent:
             case Kind::kCommand:
             case Kind::kQuery:
+            case Kind::kContainer:
+            case Kind::kChannel:
                 touched_.insert(r);
                 for (ResourceIndex v : g_.Versions(r)) {
-                    for (ResourceIndex p : g_.Producers(v)) {
+                    const std::vector<ResourceIndex> producers = CarrierProducers(v);
+                    for (ResourceIndex p : producers) {
                         Push(down_, {r, Latest(p), 1, "changed"});
                         for (ResourceIndex m : Feeding(Latest(p), r)) {
                             Push(up_, {m, Latest(p), 1, "upstream"});
                         }
                     }
-                    if (g_.Producers(v).empty()) Push(down_, {r, kNoResource, 1, "changed"});
+                    if (producers.empty()) Push(down_, {r, kNoResource, 1, "changed"});
                 }
                 return;
             default:
@@ -124,11 +128,64 @@ class Analyzer {
                            [](const Receive& r) { return !r.triggers.empty(); });
     }
 
-    // Messages `service` emits after receiving `message`.
+    // What carries a change between services: a message, a data store (writers to readers),
+    // a channel (who sends on it to who receives from it).
+    static bool IsCarrier(Kind k) {
+        return IsMessage(k) || k == Kind::kContainer || k == Kind::kChannel;
+    }
+
+    static void Append(std::vector<ResourceIndex>& out, std::span<const ResourceIndex> more) {
+        out.insert(out.end(), more.begin(), more.end());
+    }
+
+    // Who puts something on carrier `v` (that version): senders, writers, data products.
+    std::vector<ResourceIndex> CarrierProducers(ResourceIndex v) const {
+        std::vector<ResourceIndex> out;
+        const Kind k = g_.at(v).kind;
+        if (IsMessage(k)) Append(out, g_.Producers(v));
+        if (k == Kind::kContainer) Append(out, g_.In(Relation::kWrites, v));
+        if (k == Kind::kChannel) Append(out, g_.In(Relation::kSendsTo, v));
+        Append(out, g_.In(Relation::kOutputs, v));
+        return out;
+    }
+
+    // Who takes something off carrier `v`: receivers, readers, data products it feeds.
+    std::vector<ResourceIndex> CarrierConsumers(ResourceIndex v) const {
+        std::vector<ResourceIndex> out;
+        const Kind k = g_.at(v).kind;
+        if (IsMessage(k)) Append(out, g_.Consumers(v));
+        if (k == Kind::kContainer) Append(out, g_.In(Relation::kReads, v));
+        if (k == Kind::kChannel) Append(out, g_.In(Relation::kReceivesFrom, v));
+        Append(out, g_.In(Relation::kInputs, v));
+        return out;
+    }
+
+    // The carriers a service (agent, data product) puts things on / takes things off.
+    std::vector<ResourceIndex> ActorSends(ResourceIndex s) const {
+        std::vector<ResourceIndex> out(g_.Sends(s).begin(), g_.Sends(s).end());
+        for (Relation rel : {Relation::kWrites, Relation::kOutputs}) {
+            for (ResourceIndex c : g_.Out(rel, s)) {
+                if (IsCarrier(g_.at(c).kind)) out.push_back(c);
+            }
+        }
+        return out;
+    }
+    std::vector<ResourceIndex> ActorReceives(ResourceIndex s) const {
+        std::vector<ResourceIndex> out(g_.Receives(s).begin(), g_.Receives(s).end());
+        for (Relation rel : {Relation::kReads, Relation::kInputs}) {
+            for (ResourceIndex c : g_.Out(rel, s)) {
+                if (IsCarrier(g_.at(c).kind)) out.push_back(c);
+            }
+        }
+        return out;
+    }
+
+    // What `service` emits after receiving `message`: what its triggers say, or (none declared,
+    // or a data store or channel received) everything it sends and writes.
     std::vector<ResourceIndex> Emitted(ResourceIndex service, ResourceIndex message) const {
         std::vector<ResourceIndex> out;
-        if (!DeclaresTriggers(service)) {
-            for (ResourceIndex m : g_.Sends(service)) out.push_back(Latest(m));
+        if (!DeclaresTriggers(service) || !IsMessage(g_.at(message).kind)) {
+            for (ResourceIndex m : ActorSends(service)) out.push_back(Latest(m));
             return out;
         }
         for (const TriggerEdge& t : g_.Triggers(service)) {
@@ -137,11 +194,11 @@ class Analyzer {
         return out;
     }
 
-    // Messages whose receipt leads `service` to send `message`.
+    // What `service` receives or reads that leads it to send `message`.
     std::vector<ResourceIndex> Feeding(ResourceIndex service, ResourceIndex message) const {
         std::vector<ResourceIndex> out;
-        if (!DeclaresTriggers(service)) {
-            for (ResourceIndex m : g_.Receives(service)) out.push_back(Latest(m));
+        if (!DeclaresTriggers(service) || !IsMessage(g_.at(message).kind)) {
+            for (ResourceIndex m : ActorReceives(service)) out.push_back(Latest(m));
             return out;
         }
         for (const TriggerEdge& t : g_.Triggers(service)) {
@@ -177,7 +234,7 @@ class Analyzer {
             down_messages_.insert(h.message);
             bool any_consumer = false;
             for (ResourceIndex v : g_.Versions(h.message)) {
-                for (ResourceIndex consumer_any : g_.Consumers(v)) {
+                for (ResourceIndex consumer_any : CarrierConsumers(v)) {
                     const ResourceIndex consumer = Latest(consumer_any);
                     any_consumer = true;
                     AddContract(h.service, h.message, consumer, h.direction, h.hop);
@@ -202,7 +259,7 @@ class Analyzer {
             messages_.insert(h.message);
             bool any_producer = false;
             for (ResourceIndex v : g_.Versions(h.message)) {
-                for (ResourceIndex producer_any : g_.Producers(v)) {
+                for (ResourceIndex producer_any : CarrierProducers(v)) {
                     const ResourceIndex producer = Latest(producer_any);
                     any_producer = true;
                     AddContract(producer, h.message, h.service, "upstream", h.hop);
@@ -258,6 +315,14 @@ class Analyzer {
     // downstream path (or one a changed service receives), or a service that consumes or
     // produces such a message right next to it in the flow. A service that merely appears on
     // the path elsewhere does not make all of its steps touched.
+    // Flow steps that carry a change (a message, a data store) and that act on it.
+    static bool CarrierStep(StepKind k) {
+        return k == StepKind::kMessage || k == StepKind::kContainer;
+    }
+    static bool ActorStep(StepKind k) {
+        return k == StepKind::kService || k == StepKind::kAgent || k == StepKind::kDataProduct;
+    }
+
     std::vector<bool> TouchedSteps(const Resource& flow) const {
         const std::size_t n = flow.steps.size();
         std::vector<std::vector<std::int32_t>> preds(n);
@@ -271,18 +336,17 @@ class Analyzer {
             const FlowStep& s = flow.steps[i];
             if (TargetIn(s, seeds_)) {
                 out[i] = true;
-            } else if (s.kind == StepKind::kMessage) {
+            } else if (CarrierStep(s.kind)) {
                 out[i] = TargetIn(s, down_messages_) || TargetIn(s, received_by_seed_);
-            } else if (s.kind == StepKind::kService || s.kind == StepKind::kAgent) {
+            } else if (ActorStep(s.kind)) {
                 for (std::int32_t p : preds[i]) {
                     const FlowStep& ps = flow.steps[U(p)];
-                    if (ps.kind == StepKind::kMessage && TargetIn(ps, down_messages_))
-                        out[i] = true;
+                    if (CarrierStep(ps.kind) && TargetIn(ps, down_messages_)) out[i] = true;
                 }
                 for (const StepLink& l : s.next) {
                     if (l.step < 0) continue;
                     const FlowStep& ns = flow.steps[U(l.step)];
-                    if (ns.kind == StepKind::kMessage && TargetIn(ns, down_messages_) &&
+                    if (CarrierStep(ns.kind) && TargetIn(ns, down_messages_) &&
                         TargetIn(s, services_)) {
                         out[i] = true;
                     }
@@ -932,6 +996,7 @@ class Analyzer {
         }
         // Consumers pinned to an old version of a message on the path.
         for (ResourceIndex m : messages_) {
+            if (!IsMessage(g_.at(m).kind)) continue;
             for (ResourceIndex v : g_.Versions(m)) {
                 if (c_.is_latest[U(v)]) continue;
                 for (ResourceIndex consumer : g_.Consumers(v)) {
@@ -1093,8 +1158,11 @@ class Analyzer {
                     if (pinned(t)) keys.insert(t.key);
                 }
             }
-            for (const auto* list : {&other.services, &other.flows, &other.subdomains,
-                                     &other.systems, &other.producers, &other.consumers}) {
+            for (const auto* list :
+                 {&other.services, &other.flows, &other.subdomains, &other.systems,
+                  &other.producers, &other.consumers, &other.containers, &other.data_products,
+                  &other.writes_to, &other.reads_from, &other.inputs, &other.outputs, &other.routes,
+                  &other.grouped, &other.applies_to}) {
                 for (const Pointer& p : *list) {
                     if (pinned(p)) keys.insert(p.key);
                 }

@@ -148,23 +148,7 @@ class Linter {
     }
 
     void CheckPointers(const Resource& r) {
-        for (const auto& p : r.owners) CheckPointer(r, p);
-        for (const auto& s : r.sends) {
-            CheckPointer(r, s.message);
-            for (const auto& ch : s.channels) CheckPointer(r, ch);
-        }
-        for (const auto& rc : r.receives) {
-            CheckPointer(r, rc.message);
-            for (const auto& t : rc.triggers) CheckPointer(r, t);
-            for (const auto& ch : rc.channels) CheckPointer(r, ch);
-        }
-        for (const auto* list : {&r.producers, &r.consumers, &r.services, &r.subdomains, &r.systems,
-                                 &r.flows, &r.entities, &r.members}) {
-            for (const auto& p : *list) CheckPointer(r, p);
-        }
-        for (const auto& step : r.steps) {
-            if (!step.target.id.empty()) CheckPointer(r, step.target);
-        }
+        ForEachPointer(r, [&](const Pointer& p) { CheckPointer(r, p); });
     }
 
     void CheckOwnersPresent(const Resource& r) {

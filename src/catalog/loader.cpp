@@ -128,6 +128,45 @@ class ResourceReader {
         return out;
     }
 
+    // Items that say what they point at: `{id, type, version?}` (resourceGroups items, ADRs'
+    // appliesTo). An unknown or missing type points at any resource.
+    void ReadTypedList(const YamlNode& node, const std::string& key, std::vector<Pointer>& out) {
+        if (node.IsNull()) return;
+        if (!node.IsSeq()) {
+            Report(Severity::kError, "frontmatter/invalid-type", node.line, key,
+                   "expected a list, found " + Describe(node));
+            return;
+        }
+        for (std::size_t i = 0; i < node.items.size(); ++i) {
+            const YamlNode& item = node.items[i];
+            TargetGroup group = TargetGroup::kAny;
+            if (item.IsMap()) {
+                if (const YamlNode* type = item.Find("type"); type && type->IsScalar()) {
+                    if (auto kind = ParseKind(type->value)) group = GroupOfKind(*kind);
+                }
+            }
+            Pointer p = ReadPointer(item, Index(key, i), group);
+            if (!p.id.empty()) out.push_back(std::move(p));
+        }
+    }
+
+    // `resourceGroups: [{id, title, items: [{id, type, version?}]}]` on domains.
+    void ReadResourceGroups(const YamlNode& node, Resource& r) {
+        if (node.IsNull()) return;
+        if (!node.IsSeq()) {
+            Report(Severity::kError, "frontmatter/invalid-type", node.line, "resourceGroups",
+                   "expected a list, found " + Describe(node));
+            return;
+        }
+        for (std::size_t i = 0; i < node.items.size(); ++i) {
+            const YamlNode& group = node.items[i];
+            if (!group.IsMap()) continue;
+            if (const YamlNode* items = group.Find("items")) {
+                ReadTypedList(*items, Index("resourceGroups", i) + ".items", r.grouped);
+            }
+        }
+    }
+
     std::vector<std::string> ReadStringList(const YamlNode& node, const std::string& key) {
         std::vector<std::string> out;
         if (node.IsNull()) return out;
@@ -454,6 +493,8 @@ bool IsKnownKey(std::string_view key) {
                                                                 "retention",
                                                                 "inputs",
                                                                 "outputs",
+                                                                "appliesTo",
+                                                                "containers",
                                                                 "status",
                                                                 "date",
                                                                 "decisionMakers",
@@ -607,6 +648,25 @@ ParsedFile ParseFile(const FoundFile& found, const Result<std::string>& content,
             r.flows = reader.ReadPointerList(v, key, TargetGroup::kFlow);
         } else if (key == "entities") {
             r.entities = reader.ReadPointerList(v, key, TargetGroup::kEntity);
+        } else if (key == "containers" && (r.kind == Kind::kDomain || r.kind == Kind::kSystem)) {
+            r.containers = reader.ReadPointerList(v, key, TargetGroup::kContainer);
+        } else if ((key == "data-products" || key == "dataProducts") &&
+                   (r.kind == Kind::kDomain || r.kind == Kind::kSystem)) {
+            r.data_products = reader.ReadPointerList(v, key, TargetGroup::kDataProduct);
+        } else if (key == "writesTo") {
+            r.writes_to = reader.ReadPointerList(v, key, TargetGroup::kContainer);
+        } else if (key == "readsFrom") {
+            r.reads_from = reader.ReadPointerList(v, key, TargetGroup::kContainer);
+        } else if (key == "inputs" && r.kind == Kind::kDataProduct) {
+            r.inputs = reader.ReadPointerList(v, key, TargetGroup::kAny);
+        } else if (key == "outputs" && r.kind == Kind::kDataProduct) {
+            r.outputs = reader.ReadPointerList(v, key, TargetGroup::kAny);
+        } else if (key == "routes" && r.kind == Kind::kChannel) {
+            r.routes = reader.ReadPointerList(v, key, TargetGroup::kChannel);
+        } else if (key == "resourceGroups") {
+            reader.ReadResourceGroups(v, r);
+        } else if (key == "appliesTo" && r.kind == Kind::kAdr) {
+            reader.ReadTypedList(v, key, r.applies_to);
         } else if (key == "members" && r.kind == Kind::kTeam) {
             r.members = reader.ReadPointerList(v, key, TargetGroup::kUser);
         } else if (key == "schemaPath") {
@@ -758,27 +818,6 @@ void ResolvePointer(const Catalog& c, Pointer& p) {
     }
     p.resolution = Resolution::kResolved;
     p.target = best;
-}
-
-template <typename Fn>
-void ForEachPointer(Resource& r, Fn&& fn) {
-    for (auto& p : r.owners) fn(p);
-    for (auto& s : r.sends) {
-        fn(s.message);
-        for (auto& ch : s.channels) fn(ch);
-    }
-    for (auto& rc : r.receives) {
-        fn(rc.message);
-        for (auto& t : rc.triggers) fn(t);
-        for (auto& ch : rc.channels) fn(ch);
-    }
-    for (auto* list : {&r.producers, &r.consumers, &r.services, &r.subdomains, &r.systems, &r.flows,
-                       &r.entities, &r.members}) {
-        for (auto& p : *list) fn(p);
-    }
-    for (auto& step : r.steps) {
-        if (!step.target.id.empty()) fn(step.target);
-    }
 }
 
 void Index(Catalog& c) {

@@ -82,6 +82,8 @@ std::string_view TargetGroupName(TargetGroup group) {
             return "team or user";
         case TargetGroup::kUser:
             return "user";
+        case TargetGroup::kAny:
+            return "resource";
     }
     return "resource";
 }
@@ -112,8 +114,44 @@ bool KindInGroup(Kind kind, TargetGroup group) {
             return kind == Kind::kTeam || kind == Kind::kUser;
         case TargetGroup::kUser:
             return kind == Kind::kUser;
+        case TargetGroup::kAny:
+            return true;
     }
     return false;
+}
+
+TargetGroup GroupOfKind(Kind kind) {
+    switch (kind) {
+        case Kind::kDomain:
+            return TargetGroup::kDomain;
+        case Kind::kSystem:
+            return TargetGroup::kSystem;
+        case Kind::kService:
+            return TargetGroup::kService;
+        case Kind::kEvent:
+        case Kind::kCommand:
+        case Kind::kQuery:
+            return TargetGroup::kMessage;
+        case Kind::kChannel:
+            return TargetGroup::kChannel;
+        case Kind::kFlow:
+            return TargetGroup::kFlow;
+        case Kind::kEntity:
+            return TargetGroup::kEntity;
+        case Kind::kContainer:
+            return TargetGroup::kContainer;
+        case Kind::kDataProduct:
+            return TargetGroup::kDataProduct;
+        case Kind::kAgent:
+            return TargetGroup::kAgent;
+        case Kind::kTeam:
+        case Kind::kUser:
+            return TargetGroup::kOwner;
+        case Kind::kAdr:
+        case Kind::kDiagram:
+            return TargetGroup::kAny;
+    }
+    return TargetGroup::kAny;
 }
 
 std::string_view StepKindName(StepKind kind) {

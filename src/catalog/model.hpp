@@ -61,6 +61,7 @@ enum class TargetGroup : std::uint8_t {
     kDataProduct,
     kOwner,  // team or user
     kUser,
+    kAny,  // any resource (data product inputs/outputs, typed items of an unknown type)
 };
 [[nodiscard]] std::string_view TargetGroupName(TargetGroup group);
 
@@ -172,6 +173,16 @@ struct Resource {
     std::vector<Pointer> flows;
     std::vector<Pointer> entities;
     std::vector<Pointer> members;  // teams: users
+    // EventCatalog 3.x/4.x relations.
+    std::vector<Pointer> containers;     // domains, systems: their data stores
+    std::vector<Pointer> data_products;  // domains, systems: `data-products` / `dataProducts`
+    std::vector<Pointer> writes_to;      // services, domains, agents: containers written
+    std::vector<Pointer> reads_from;     // services, domains, agents: containers read
+    std::vector<Pointer> inputs;         // data products: what feeds them (any resource)
+    std::vector<Pointer> outputs;        // data products: what they produce (any resource)
+    std::vector<Pointer> routes;         // channels: the channels they route messages on to
+    std::vector<Pointer> grouped;        // domains: `resourceGroups[].items`, by their `type`
+    std::vector<Pointer> applies_to;     // ADRs: `appliesTo`, by their `type`
     std::string schema_path;
     int schema_line = 0;
     // The schema file's text when the loader read it (LoadOptions::read_schemas); empty when it
@@ -221,5 +232,33 @@ struct Catalog {
 };
 
 [[nodiscard]] bool KindInGroup(Kind kind, TargetGroup group);
+// The narrowest group holding `kind` (events, commands, queries: kMessage; ADRs, diagrams:
+// kAny), for pointers whose item says its `type`.
+[[nodiscard]] TargetGroup GroupOfKind(Kind kind);
+
+// Calls `fn(pointer)` for every pointer `r` holds: owners, sends and receives (with their
+// channels and triggers), every list of pointers, flow steps. `R` is Resource or const Resource.
+template <typename R, typename Fn>
+void ForEachPointer(R& r, Fn&& fn) {
+    for (auto& p : r.owners) fn(p);
+    for (auto& s : r.sends) {
+        fn(s.message);
+        for (auto& ch : s.channels) fn(ch);
+    }
+    for (auto& rc : r.receives) {
+        fn(rc.message);
+        for (auto& t : rc.triggers) fn(t);
+        for (auto& ch : rc.channels) fn(ch);
+    }
+    for (auto* list :
+         {&r.producers, &r.consumers, &r.services, &r.subdomains, &r.systems, &r.flows, &r.entities,
+          &r.members, &r.containers, &r.data_products, &r.writes_to, &r.reads_from, &r.inputs,
+          &r.outputs, &r.routes, &r.grouped, &r.applies_to}) {
+        for (auto& p : *list) fn(p);
+    }
+    for (auto& step : r.steps) {
+        if (!step.target.id.empty()) fn(step.target);
+    }
+}
 
 }  // namespace acme::catalog
