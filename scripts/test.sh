@@ -14,13 +14,13 @@ if command -v npm >/dev/null 2>&1 && { [ ! -x tools/node_modules/.bin/eventcatal
 fi
 jobs="${ACME_JOBS:-2}"
 if [ "${ACME_SKIP_TSAN:-0}" != "1" ]; then
-    echo "== ThreadSanitizer: storage, thread pool, bus, saga runtime and HTTP tests"
+    echo "== ThreadSanitizer: storage, thread pool, tree walk, bus, saga runtime and HTTP tests"
     cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACME_TSAN=ON \
         -DACME_WERROR=ON >/dev/null
     cmake --build build-tsan -j "$jobs" --target acme_messaging_test acme_runtime_test acme_http_test \
         acme_storage_test acme_core_test
     TSAN_OPTIONS="halt_on_error=1" ctest --test-dir build-tsan --output-on-failure -j "$jobs" \
-        -R '^(BusTest|SystemTest|HttpApiTest|CheckoutSagaTest|SqliteTest|TaskPoolTest)\.'
+        -R '^(BusTest|SystemTest|HttpApiTest|CheckoutSagaTest|SqliteTest|TaskPoolTest|WalkTreeTest)\.'
 fi
 if [ "${ACME_SKIP_ASAN:-0}" != "1" ]; then
     echo "== AddressSanitizer + UBSan: the catalog engine's tests and the hostile catalog corpus"

@@ -206,7 +206,7 @@ TEST_F(Catalog4xTest, TheGraphNamesEveryResourceButTheClusters) {
         if (nodes.contains(id)) ++named;
         EXPECT_TRUE(nodes.contains(id)) << id;
     }
-    EXPECT_EQ(total, 19u);
+    EXPECT_EQ(total, 20u);
     EXPECT_GE(static_cast<double>(named), 0.95 * static_cast<double>(total));
     const auto node = [&](std::string_view id) {
         return *std::find_if(view->nodes.begin(), view->nodes.end(),
@@ -253,6 +253,8 @@ TEST_F(Catalog4xTest, TheWalkGoesThroughDataStoresChannelsAndDataProducts) {
     EXPECT_TRUE(Has(db, "billing", "event:invoice-issued", "(no consumer)", 2));
     const ImpactReport topic = Impact("channel:orders-topic");
     EXPECT_TRUE(Has(topic, "order-api", "channel:orders-topic", "billing", 1));
+    // orders-topic routes on to audit-topic, which the auditor receives from.
+    EXPECT_TRUE(Has(topic, "order-api", "channel:orders-topic", "auditor", 1));
     const ImpactReport api = Impact("service:order-api");
     EXPECT_TRUE(Has(api, "order-api", "container:orders-db", "billing", 1));
     EXPECT_TRUE(Has(api, "order-api", "event:order-placed", "order-analytics", 1));

@@ -155,7 +155,19 @@ class Analyzer {
         const Kind k = g_.at(v).kind;
         if (IsMessage(k)) Append(out, g_.Consumers(v));
         if (k == Kind::kContainer) Append(out, g_.In(Relation::kReads, v));
-        if (k == Kind::kChannel) Append(out, g_.In(Relation::kReceivesFrom, v));
+        if (k == Kind::kChannel) {
+            // And who receives from the channels it routes on to, however far.
+            std::set<ResourceIndex> seen{v};
+            std::vector<ResourceIndex> channels{v};
+            while (!channels.empty()) {
+                const ResourceIndex ch = channels.back();
+                channels.pop_back();
+                Append(out, g_.In(Relation::kReceivesFrom, ch));
+                for (ResourceIndex next : g_.Out(Relation::kRoutes, ch)) {
+                    if (seen.insert(next).second) channels.push_back(next);
+                }
+            }
+        }
         Append(out, g_.In(Relation::kInputs, v));
         return out;
     }
