@@ -80,8 +80,8 @@ Result<void> InventoryService::Seed(storage::Connection& db, const std::vector<S
     return storage::InTransaction(db, [&]() -> Result<void> {
         for (const StockLevel& s : stock) {
             const Value v[] = {s.sku, s.on_hand, s.on_hand};
-            if (auto ok = db.Execute("INSERT OR IGNORE INTO inv_stock(sku, on_hand, reserved, "
-                                     "initial) VALUES (?, ?, 0, ?)",
+            if (auto ok = db.Execute("INSERT INTO inv_stock(sku, on_hand, reserved, "
+                                     "initial) VALUES (?, ?, 0, ?) ON CONFLICT DO NOTHING",
                                      v);
                 !ok) {
                 return ok;

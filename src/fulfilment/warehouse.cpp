@@ -36,9 +36,9 @@ Result<void> WarehouseService::Register(messaging::Bus& bus) {
                            out.NowMillis() + schedule_.pick_ms,
                            data.at("authorizationId").get<std::string>(), data.at("total").dump()};
         return out.db().Execute(
-            "INSERT OR IGNORE INTO wh_shipments(order_id, state, next_at, authorization_id, "
+            "INSERT INTO wh_shipments(order_id, state, next_at, authorization_id, "
             "amount) "
-            "VALUES (?, 'queued', ?, ?, ?)",
+            "VALUES (?, 'queued', ?, ?, ?) ON CONFLICT DO NOTHING",
             v);
     };
     // The warehouse decides a cancellation: only it knows whether the parcel has left.

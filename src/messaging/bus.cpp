@@ -427,7 +427,8 @@ Result<bool> SqlLogBus::HandleOne(Consumer& c, storage::Connection& db, const En
     } else {
         const Value key[] = {c.name, e.id};
         if (auto ok = db.Execute(
-                "INSERT OR IGNORE INTO bus_inbox(consumer, message_id) VALUES (?, ?)", key);
+                "INSERT INTO bus_inbox(consumer, message_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                key);
             !ok) {
             return std::unexpected(ok.error());
         }

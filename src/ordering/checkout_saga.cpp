@@ -158,10 +158,9 @@ Result<void> CheckoutApi::Register(messaging::Bus& bus) {
             const json& data = **parsed;
             const Value v[] = {data.at("checkoutId").get<std::string>(),
                                data.at("cartId").get<std::string>(), out.NowMillis()};
-            if (auto ok = out.db().Execute(
-                    "INSERT OR IGNORE INTO ord_checkouts(id, cart_id, accepted_ms) "
-                    "VALUES (?,?,?)",
-                    v);
+            if (auto ok = out.db().Execute("INSERT INTO ord_checkouts(id, cart_id, accepted_ms) "
+                                           "VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                                           v);
                 !ok) {
                 return ok;
             }
@@ -246,10 +245,11 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
                            out.NowMillis(),
                            out.NowMillis(),
                            out.NowMillis()};
-        if (auto ok = out.db().Execute(
-                "INSERT OR IGNORE INTO ord_sagas(checkout_id, state, data, deadline_at, "
-                "created_ms, updated_ms, step_started_ms) VALUES (?, 'reserving', ?, ?, ?, ?, ?)",
-                v);
+        if (auto ok =
+                out.db().Execute("INSERT INTO ord_sagas(checkout_id, state, data, deadline_at, "
+                                 "created_ms, updated_ms, step_started_ms) VALUES (?, 'reserving', "
+                                 "?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                 v);
             !ok) {
             return ok;
         }
@@ -553,9 +553,9 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
             return {};  // shipped meanwhile: too late to cancel
         }
         const Value req[] = {id, out.NowMillis()};
-        if (auto ok = out.db().Execute(
-                "INSERT OR IGNORE INTO ord_cancellations(order_id, requested_ms) VALUES (?, ?)",
-                req);
+        if (auto ok = out.db().Execute("INSERT INTO ord_cancellations(order_id, requested_ms) "
+                                       "VALUES (?, ?) ON CONFLICT DO NOTHING",
+                                       req);
             !ok) {
             return ok;
         }

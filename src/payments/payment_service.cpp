@@ -312,9 +312,9 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
                            e.id,
                            e.traceparent};
         return out.db().Execute(
-            "INSERT OR IGNORE INTO pay_payments(checkout_id, status, amount, currency, token, "
+            "INSERT INTO pay_payments(checkout_id, status, amount, currency, token, "
             "updated_ms, next_at, request_id, traceparent) VALUES (?, 'requested', ?, ?, ?, ?, ?, "
-            "?, ?)",
+            "?, ?) ON CONFLICT DO NOTHING",
             v);
     };
     auto void_payment = [](const messaging::Envelope& e,
@@ -386,9 +386,9 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
             order,           checkout, paid->front().Text(0), amount,         paid->front().Text(2),
             out.NowMillis(), e.id,     e.traceparent,         out.NowMillis()};
         return out.db().Execute(
-            "INSERT OR IGNORE INTO pay_refunds(order_id, checkout_id, authorization_id, amount, "
+            "INSERT INTO pay_refunds(order_id, checkout_id, authorization_id, amount, "
             "currency, status, next_at, request_id, traceparent, updated_ms) VALUES (?, ?, ?, ?, "
-            "?, 'requested', ?, ?, ?, ?)",
+            "?, 'requested', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             v);
     };
     for (auto [type, handler] :

@@ -54,8 +54,8 @@ Result<void> CartService::Seed(storage::Connection& db, const std::vector<Produc
     return storage::InTransaction(db, [&]() -> Result<void> {
         for (const Product& p : products) {
             const Value v[] = {p.sku, p.name, p.price, p.currency};
-            if (auto ok = db.Execute("INSERT OR IGNORE INTO shop_products(sku, name, price, "
-                                     "currency) VALUES (?,?,?,?)",
+            if (auto ok = db.Execute("INSERT INTO shop_products(sku, name, price, "
+                                     "currency) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
                                      v);
                 !ok) {
                 return ok;
