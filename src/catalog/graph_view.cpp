@@ -116,13 +116,17 @@ class ViewBuilder {
             }
             if (!via_channel) edges_.push_back({Node(m), from, "receives", {}, {}});
         }
-        // Old style: the message names its producers and consumers.
-        for (ResourceIndex m : g_.Sends(s)) edges_.push_back({from, Node(m), "sends", {}, {}});
+        // Old style: the message names its producers and consumers (edges no send or
+        // receive above declared).
+        auto declares = [&](const auto& list, ResourceIndex m) {
+            return std::any_of(list.begin(), list.end(),
+                               [&](const auto& x) { return Resolved(x.message) == m; });
+        };
+        for (ResourceIndex m : g_.Sends(s)) {
+            if (!declares(r.sends, m)) edges_.push_back({from, Node(m), "sends", {}, {}});
+        }
         for (ResourceIndex m : g_.Receives(s)) {
-            const bool declared =
-                std::any_of(r.receives.begin(), r.receives.end(),
-                            [&](const Receive& rc) { return Resolved(rc.message) == m; });
-            if (!declared) edges_.push_back({Node(m), from, "receives", {}, {}});
+            if (!declares(r.receives, m)) edges_.push_back({Node(m), from, "receives", {}, {}});
         }
         for (const TriggerEdge& t : g_.Triggers(s)) {
             edges_.push_back({Node(t.received), Node(t.emitted), "triggers", "triggers", {}});

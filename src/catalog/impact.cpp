@@ -1203,19 +1203,8 @@ class Analyzer {
         auto [it, fresh] = spec_texts_.try_emplace(path);
         if (fresh) it->second = ReadFile(c_.root / path).value_or("");
         const std::string& text = it->second;
-        auto word = [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
-        };
-        for (const std::string& needle : {message.id, message.name}) {
-            if (needle.empty()) continue;
-            for (std::size_t at = text.find(needle); at != std::string::npos;
-                 at = text.find(needle, at + 1)) {
-                const bool starts = at == 0 || !word(text[at - 1]);
-                const std::size_t end = at + needle.size();
-                if (starts && (end >= text.size() || !word(text[end]))) return true;
-            }
-        }
-        return false;
+        return (!message.id.empty() && MentionsWord(text, message.id)) ||
+               (!message.name.empty() && MentionsWord(text, message.name));
     }
 
     std::map<std::string, std::string> spec_texts_;

@@ -169,7 +169,6 @@ std::string RenderConcise(const ImpactReport& r, int depth) {
 
     // Contracts between the same two services in the same direction: one line.
     out += "\n## Boundaries\n\n";
-    std::vector<std::string> lines;
     std::map<std::tuple<std::string, int, std::string, std::string>, std::size_t> group;
     std::vector<std::pair<const ImpactContract*, std::vector<std::string>>> grouped;
     for (const ImpactContract& c : r.boundaries) {

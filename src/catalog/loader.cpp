@@ -733,10 +733,7 @@ std::optional<FoundFile> Classify(const TreeEntry& e, std::unordered_set<std::st
 // linter, which reads the file again and reports it.
 void ReadSiblingSchema(const TreeEntry& e, Resource& r) {
     const std::string& name = r.schema_path;
-    if (!name.ends_with(".json") || name.find('/') != std::string::npos || name == "." ||
-        name == "..") {
-        return;
-    }
+    if (!name.ends_with(".json") || name.find('/') != std::string::npos) return;
     auto text = ReadFileAt(e.dir_fd, name.c_str(), name);
     if (!text) return;
     r.schema_text = std::move(*text);
