@@ -102,7 +102,7 @@ void AddImpactCommand(CLI::App& app, int& exit_code) {
     cmd->add_option("--depth", args->depth,
                     "hops shown in full in the Markdown checklist; each further hop is one "
                     "summary line (default 1; JSON always has every hop)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(CLI::Range(0, 1000));
     cmd->add_option("--detail", args->detail,
                     "concise: grouped, further hops summarized; full: every item on its own line")
         ->check(CLI::IsMember({"concise", "full"}));
