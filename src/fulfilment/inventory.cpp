@@ -35,6 +35,20 @@ std::map<std::string, std::int64_t> Quantities(const json& items) {
 // The payload parser shared by every service (the publisher's value when it has it).
 using messaging::ParsePayload;
 
+// Moves reservation `id` from held to `status`; false when it was not held (any more).
+Result<bool> MoveStatus(storage::Connection& db, const std::string& id, const char* status,
+                        std::int64_t now_ms) {
+    const Value upd[] = {std::string(status), now_ms, id};
+    if (auto ok = db.Execute(
+            "UPDATE inv_reservations SET status = ?, updated_ms = ? WHERE id = ? AND status = "
+            "'held'",
+            upd);
+        !ok) {
+        return std::unexpected(ok.error());
+    }
+    return db.Changes() == 1;
+}
+
 // Releases a held reservation (by id or checkout); returns its checkout id, publishing
 // inventory-released either way so a compensation can always finish.
 Result<void> Release(messaging::Publisher& out, const std::string& reservation_id,
@@ -46,22 +60,21 @@ Result<void> Release(messaging::Publisher& out, const std::string& reservation_i
     if (!rows) return std::unexpected(rows.error());
     std::string checkout = checkout_id;
     if (!rows->empty() && rows->front().Text(0) == "held") {
-        auto items = ParsePayload(rows->front().Text(1));
-        if (!items) return std::unexpected(items.error());
-        for (const auto& [sku, qty] : Quantities(*items)) {
-            const Value v[] = {qty, sku};
-            if (auto ok =
-                    db.Execute("UPDATE inv_stock SET reserved = reserved - ? WHERE sku = ?", v);
-                !ok) {
-                return ok;
+        // The status moves first and only from held: of two concurrent releases (or a release
+        // and a commit) one changes the row, and only that one gives the stock back.
+        if (auto moved = MoveStatus(db, reservation_id, "released", out.NowMillis()); !moved) {
+            return std::unexpected(moved.error());
+        } else if (*moved) {
+            auto items = ParsePayload(rows->front().Text(1));
+            if (!items) return std::unexpected(items.error());
+            for (const auto& [sku, qty] : Quantities(*items)) {
+                const Value v[] = {qty, sku};
+                if (auto ok =
+                        db.Execute("UPDATE inv_stock SET reserved = reserved - ? WHERE sku = ?", v);
+                    !ok) {
+                    return ok;
+                }
             }
-        }
-        const Value upd[] = {out.NowMillis(), reservation_id};
-        if (auto ok = db.Execute(
-                "UPDATE inv_reservations SET status = 'released', updated_ms = ? WHERE id = ?",
-                upd);
-            !ok) {
-            return ok;
         }
     }
     if (!rows->empty()) checkout = rows->front().Text(2);
@@ -73,7 +86,9 @@ Result<void> Release(messaging::Publisher& out, const std::string& reservation_i
 }  // namespace
 
 Result<void> InventoryService::Migrate(storage::Connection& db) {
-    return db.ExecuteScript(kSchema);
+    static constexpr storage::Migration kSteps[] = {
+        {.version = 1, .summary = "stock, reservations", .sqlite = kSchema, .postgresql = {}}};
+    return storage::Migrate(db, kService, kSteps);
 }
 
 Result<void> InventoryService::Seed(storage::Connection& db, const std::vector<StockLevel>& stock) {
@@ -106,40 +121,49 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
         const json& data = **parsed;
         const std::string checkout = data.at("checkoutId").get<std::string>();
         auto& db = out.db();
-        const Value ck[] = {checkout};
-        auto existing =
-            db.Query("SELECT id, status FROM inv_reservations WHERE checkout_id = ?", ck);
-        if (!existing) return std::unexpected(existing.error());
-        if (!existing->empty()) return {};  // a redelivered command: answered already
+        // Safe with concurrent writers: the reservation row is claimed by checkout first (a
+        // second delivery finds it taken), and each SKU's stock moves only if the statement
+        // itself finds enough left. A shortage undoes the claim and whatever it reserved.
+        // Everything that can throw (a malformed payload) comes before the savepoint opens.
+        const std::string id = ids_.Next();
         const auto wanted = Quantities(data.at("items"));
+        const Value ins[] = {id, checkout, data.at("items").dump(), out.NowMillis()};
+        if (auto ok = db.Begin(); !ok) return ok;  // a savepoint in the handler's transaction
+        auto undo = [&db] { db.Rollback(); };
+        if (auto ok = db.Execute(
+                "INSERT INTO inv_reservations(id, checkout_id, status, items, updated_ms) VALUES "
+                "(?, ?, 'held', ?, ?) ON CONFLICT (checkout_id) DO NOTHING",
+                ins);
+            !ok) {
+            undo();
+            return ok;
+        }
+        if (db.Changes() == 0) {
+            undo();
+            return {};  // a redelivered command: answered already
+        }
         json unavailable = json::array();
         for (const auto& [sku, qty] : wanted) {
-            const Value k[] = {sku};
-            auto row = db.Query("SELECT on_hand - reserved FROM inv_stock WHERE sku = ?", k);
-            if (!row) return std::unexpected(row.error());
-            if (row->empty() || row->front().Int(0) < qty) unavailable.push_back(sku);
+            const Value v[] = {qty, sku, qty};
+            if (auto ok = db.Execute(
+                    "UPDATE inv_stock SET reserved = reserved + ? WHERE sku = ? AND on_hand - "
+                    "reserved >= ?",
+                    v);
+                !ok) {
+                undo();
+                return ok;
+            }
+            if (db.Changes() == 0) unavailable.push_back(sku);
         }
         if (!unavailable.empty()) {
+            undo();
             return out.Publish("inventory-reservation-failed", e.subject,
                                json{{"checkoutId", checkout},
                                     {"reason", "out_of_stock"},
                                     {"unavailableSkus", unavailable}});
         }
-        for (const auto& [sku, qty] : wanted) {
-            const Value v[] = {qty, sku};
-            if (auto ok =
-                    db.Execute("UPDATE inv_stock SET reserved = reserved + ? WHERE sku = ?", v);
-                !ok) {
-                return ok;
-            }
-        }
-        const std::string id = ids_.Next();
-        const Value ins[] = {id, checkout, data.at("items").dump(), out.NowMillis()};
-        if (auto ok = db.Execute(
-                "INSERT INTO inv_reservations(id, checkout_id, status, items, updated_ms) VALUES "
-                "(?, ?, 'held', ?, ?)",
-                ins);
-            !ok) {
+        if (auto ok = db.Commit(); !ok) {
+            undo();
             return ok;
         }
         return out.Publish(
@@ -169,6 +193,10 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
         auto rows = db.Query("SELECT status, items FROM inv_reservations WHERE id = ?", key);
         if (!rows) return std::unexpected(rows.error());
         if (rows->empty() || rows->front().Text(0) != "held") return {};
+        auto moved = MoveStatus(db, data.at("reservationId").get<std::string>(), "committed",
+                                out.NowMillis());
+        if (!moved) return std::unexpected(moved.error());
+        if (!*moved) return {};  // released or committed meanwhile
         auto items = ParsePayload(rows->front().Text(1));
         if (!items) return std::unexpected(items.error());
         for (const auto& [sku, qty] : Quantities(*items)) {
@@ -180,9 +208,7 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
                 return ok;
             }
         }
-        const Value upd[] = {out.NowMillis(), data.at("reservationId").get<std::string>()};
-        return db.Execute(
-            "UPDATE inv_reservations SET status = 'committed', updated_ms = ? WHERE id = ?", upd);
+        return {};
     };
     for (auto [type, handler] :
          {std::pair<const char*, messaging::Handler>{"reserve-inventory", reserve},

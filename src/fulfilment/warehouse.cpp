@@ -24,7 +24,9 @@ using messaging::ParsePayload;
 }  // namespace
 
 Result<void> WarehouseService::Migrate(storage::Connection& db) {
-    return db.ExecuteScript(kSchema);
+    static constexpr storage::Migration kSteps[] = {
+        {.version = 1, .summary = "shipments", .sqlite = kSchema, .postgresql = {}}};
+    return storage::Migrate(db, kService, kSteps);
 }
 
 Result<void> WarehouseService::Register(messaging::Bus& bus) {

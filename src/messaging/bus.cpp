@@ -121,22 +121,24 @@ SqlLogBus::SqlLogBus(const ContractRegistry& contracts, const Clock& clock, IdGe
 SqlLogBus::~SqlLogBus() { Stop(); }
 
 Result<void> SqlLogBus::Migrate(storage::Connection& db) {
-    return storage::InTransaction(db, [&]() -> Result<void> {
-        auto existed = db.Query(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
-            "'bus_inbox_through'");
-        if (!existed) return std::unexpected(existed.error());
-        if (auto ok = db.ExecuteScript(kSchema); !ok) return ok;
-        if (existed->front().Int(0) != 0) return {};
-        // A database from before the watermark: every message a consumer applied is in
-        // bus_inbox, and nothing past its offset was applied unless the offset was reset, so
-        // the watermark starts at the higher of the two.
-        return db.Execute(
+    // A database from before the watermark (and before versioned migrations): every message a
+    // consumer applied is in bus_inbox, and nothing past its offset was applied unless the
+    // offset was reset, so the watermark starts at the higher of the two. On a new database
+    // both tables are empty and so is the watermark.
+    constexpr auto kWatermark = [](storage::Connection& c) -> Result<void> {
+        return c.Execute(
             "INSERT INTO bus_inbox_through(consumer, seq) SELECT consumer, max(seq) FROM ("
             "SELECT consumer, seq FROM bus_offsets UNION ALL "
             "SELECT i.consumer, l.seq FROM bus_inbox i JOIN bus_log l ON l.id = i.message_id) "
-            "GROUP BY consumer");
-    });
+            "GROUP BY consumer ON CONFLICT DO NOTHING");
+    };
+    static constexpr storage::Migration kSteps[] = {
+        {.version = 1,
+         .summary = "log, offsets, inbox, retries, dead letters",
+         .sqlite = kSchema,
+         .postgresql = {},
+         .upgrade = kWatermark}};
+    return storage::Migrate(db, "bus", kSteps);
 }
 
 Result<void> Bus::Publish(storage::Connection& db, const std::string& service,
@@ -524,10 +526,10 @@ Result<Result<bool>> SqlLogBus::HandleAlone(Consumer& c, storage::Connection& db
 
 Result<SqlLogBus::Fetched> SqlLogBus::Fetch(Consumer& c, storage::Connection& db) {
     Fetched f;
-    const Value who[] = {c.name};
+    const Value who[] = {c.name, c.name};
     auto offset_rows = db.Query(
-        "SELECT (SELECT seq FROM bus_offsets WHERE consumer = ?1), "
-        "(SELECT seq FROM bus_inbox_through WHERE consumer = ?1)",
+        "SELECT (SELECT seq FROM bus_offsets WHERE consumer = ?), "
+        "(SELECT seq FROM bus_inbox_through WHERE consumer = ?)",
         who);
     if (!offset_rows) return std::unexpected(offset_rows.error());
     const storage::Row& stored = offset_rows->front();
@@ -583,7 +585,8 @@ Result<void> SqlLogBus::SetOffset(Consumer& c, storage::Connection& db, std::int
     // skipped as already taken in.
     return db.Execute(
         "INSERT INTO bus_inbox_through(consumer, seq) VALUES (?, ?) ON CONFLICT(consumer) DO "
-        "UPDATE SET seq = max(seq, excluded.seq)",
+        "UPDATE SET seq = CASE WHEN excluded.seq > bus_inbox_through.seq THEN excluded.seq ELSE "
+        "bus_inbox_through.seq END",
         off);
 }
 

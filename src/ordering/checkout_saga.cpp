@@ -49,6 +49,25 @@ CREATE TABLE IF NOT EXISTS ord_orders (
 // The payload parser shared by every service (the publisher's value when it has it).
 using messaging::ParsePayload;
 
+// The Ordering domain's tables (one set for its three services), once per database.
+Result<void> MigrateOrdering(storage::Connection& db) {
+    // Databases from before step_started_ms (and before versioned migrations) get the column;
+    // NULL: not recorded.
+    constexpr auto kStepStarted = [](storage::Connection& c) -> Result<void> {
+        auto has = c.HasColumn("ord_sagas", "step_started_ms");
+        if (!has) return std::unexpected(has.error());
+        if (*has) return {};
+        return c.Execute("ALTER TABLE ord_sagas ADD COLUMN step_started_ms INTEGER");
+    };
+    static constexpr storage::Migration kSteps[] = {
+        {.version = 1,
+         .summary = "checkouts, sagas, steps, orders, customer requests",
+         .sqlite = kSchema,
+         .postgresql = {},
+         .upgrade = kStepStarted}};
+    return storage::Migrate(db, "ordering", kSteps);
+}
+
 struct Saga {
     std::string checkout_id;
     std::string state;
@@ -147,7 +166,7 @@ saga::SagaDefinition CheckoutSagaDefinition(const SagaDeadlines& d) {
               d.create_order_ms}}};
 }
 
-Result<void> CheckoutApi::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
+Result<void> CheckoutApi::Migrate(storage::Connection& db) { return MigrateOrdering(db); }
 
 Result<void> CheckoutApi::Register(messaging::Bus& bus) {
     return bus.Subscribe(
@@ -169,17 +188,7 @@ Result<void> CheckoutApi::Register(messaging::Bus& bus) {
         });
 }
 
-Result<void> CheckoutOrchestrator::Migrate(storage::Connection& db) {
-    return storage::InTransaction(db, [&]() -> Result<void> {
-        if (auto ok = db.ExecuteScript(kSchema); !ok) return ok;
-        // Databases from before step_started_ms get the column (NULL: not recorded).
-        auto has = db.Query(
-            "SELECT count(*) FROM pragma_table_info('ord_sagas') WHERE name = 'step_started_ms'");
-        if (!has) return std::unexpected(has.error());
-        if (has->front().Int(0) != 0) return {};
-        return db.Execute("ALTER TABLE ord_sagas ADD COLUMN step_started_ms INTEGER");
-    });
-}
+Result<void> CheckoutOrchestrator::Migrate(storage::Connection& db) { return MigrateOrdering(db); }
 
 Result<CheckoutView> CheckoutOrchestrator::Get(storage::Connection& db, const std::string& id) {
     const Value k[] = {id};
@@ -411,7 +420,7 @@ Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {
     return {};
 }
 
-Result<void> OrderService::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
+Result<void> OrderService::Migrate(storage::Connection& db) { return MigrateOrdering(db); }
 
 Result<OrderView> OrderService::Get(storage::Connection& db, const std::string& id) {
     const Value k[] = {id};

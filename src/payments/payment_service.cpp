@@ -205,7 +205,11 @@ Result<std::size_t> PaymentService::CallGatewayForRefunds(messaging::Bus& bus,
     return rows->size();
 }
 
-Result<void> PaymentService::Migrate(storage::Connection& db) { return db.ExecuteScript(kSchema); }
+Result<void> PaymentService::Migrate(storage::Connection& db) {
+    static constexpr storage::Migration kSteps[] = {
+        {.version = 1, .summary = "payments, refunds", .sqlite = kSchema, .postgresql = {}}};
+    return storage::Migrate(db, kService, kSteps);
+}
 
 Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Connection& db) {
     auto rows = CallDue(

@@ -38,16 +38,20 @@ std::vector<Product> DemoProducts() {
 }
 
 Result<void> CartService::Migrate(storage::Connection& db) {
-    return storage::InTransaction(db, [&]() -> Result<void> {
-        if (auto ok = db.ExecuteScript(kSchema); !ok) return ok;
-        // Keys stored before the fingerprint get the column (NULL: any payload matches them).
-        auto has = db.Query(
-            "SELECT count(*) FROM pragma_table_info('shop_checkout_keys') "
-            "WHERE name = 'request_fingerprint'");
+    // Keys stored before the fingerprint (databases from before versioned migrations) get the
+    // column; NULL: any payload matches them.
+    constexpr auto kFingerprint = [](storage::Connection& c) -> Result<void> {
+        auto has = c.HasColumn("shop_checkout_keys", "request_fingerprint");
         if (!has) return std::unexpected(has.error());
-        if (has->front().Int(0) != 0) return {};
-        return db.Execute("ALTER TABLE shop_checkout_keys ADD COLUMN request_fingerprint TEXT");
-    });
+        if (*has) return {};
+        return c.Execute("ALTER TABLE shop_checkout_keys ADD COLUMN request_fingerprint TEXT");
+    };
+    static constexpr storage::Migration kSteps[] = {{.version = 1,
+                                                     .summary = "carts, products, checkout keys",
+                                                     .sqlite = kSchema,
+                                                     .postgresql = {},
+                                                     .upgrade = kFingerprint}};
+    return storage::Migrate(db, kService, kSteps);
 }
 
 Result<void> CartService::Seed(storage::Connection& db, const std::vector<Product>& products) {

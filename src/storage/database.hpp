@@ -4,6 +4,23 @@
 // so services never see a driver type; the PostgreSQL backend will implement the same
 // interface. A connection is used by one thread at a time. Statements are prepared once and
 // cached per connection.
+//
+// What every backend guarantees, and all domain code may rely on (no more):
+// - A transaction (Begin ... Commit) is atomic and durable at Commit, and sees its own writes.
+// - Reads inside a transaction see data committed before the transaction's first statement or
+//   later (read committed at least); a value read and then written back may have been changed
+//   meanwhile by another connection. So a write that depends on a read is made conditional in
+//   the statement itself (`UPDATE ... SET n = n + ? WHERE ... AND n + ? <= cap`, then check
+//   Changes()), or keyed so that a second writer conflicts (`INSERT ... ON CONFLICT DO
+//   NOTHING`, then check Changes()).
+// - Two transactions writing the same row are serialized: the second waits for the first, or
+//   fails with kUnavailable/kConflict and nothing of it stays.
+// SQLite gives more (one writer at a time: Begin takes the write lock up front), but nothing
+// outside `src/storage` and the SQLite log transport may count on it.
+//
+// SQL in domain code is the subset both SQLite and PostgreSQL run: `?` parameters, `ON
+// CONFLICT ... DO NOTHING / DO UPDATE`, `CASE`, `COALESCE`, no `INSERT OR ...`, no pragmas.
+// Schema differences live in per-backend migration scripts (`Migration`, below).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +37,8 @@
 namespace acme::storage {
 
 using Value = std::variant<std::monostate, std::int64_t, double, std::string>;
+
+enum class Dialect { kSqlite, kPostgresql };
 
 struct Row {
     std::vector<Value> values;
@@ -46,10 +65,17 @@ class Connection {
     virtual Result<void> ExecuteScript(std::string_view sql) = 0;
     // Rows changed by the last Execute.
     [[nodiscard]] virtual std::int64_t Changes() = 0;
+    // Which SQL the connection speaks (migrations pick their script by it).
+    [[nodiscard]] virtual Dialect dialect() const = 0;
+    // Whether the schema has table `table` / column `column` of table `table` (migrations of
+    // databases made before a change).
+    [[nodiscard]] virtual Result<bool> HasTable(std::string_view table) = 0;
+    [[nodiscard]] virtual Result<bool> HasColumn(std::string_view table,
+                                                 std::string_view column) = 0;
 
-    // Transactions: Begin takes the write lock up front (SQLite: BEGIN IMMEDIATE). Inside an
-    // open transaction Begin starts a savepoint, which Commit releases and Rollback undoes
-    // alone; only the outermost Commit makes the work durable.
+    // Transactions, with the guarantees above. Inside an open transaction Begin starts a
+    // savepoint, which Commit releases and Rollback undoes alone; only the outermost Commit
+    // makes the work durable. (SQLite: BEGIN IMMEDIATE, the write lock taken up front.)
     virtual Result<void> Begin() = 0;
     virtual Result<void> Commit() = 0;
     virtual void Rollback() = 0;
@@ -127,5 +153,24 @@ auto InTransaction(Connection& db, Fn&& fn) -> decltype(fn()) {
     }
     return result;
 }
+
+// One step of a component's schema, applied once per database, in version order, in one
+// transaction with the record that it was applied (`schema_migrations`). A step has a script
+// per backend; `upgrade`, when set, runs after the script, for databases made before
+// versioning whose shape it must inspect (HasColumn) before changing it.
+struct Migration {
+    int version = 0;
+    std::string_view summary;
+    std::string_view sqlite;
+    std::string_view postgresql;
+    Result<void> (*upgrade)(Connection& db) = nullptr;
+};
+
+// Applies the steps of `component` that this database has not had yet. kFailedPrecondition when a
+// step has no script for the connection's dialect; steps must be in increasing version order.
+// Safe when several processes start together: the check and the steps run in one write
+// transaction.
+[[nodiscard]] Result<void> Migrate(Connection& db, std::string_view component,
+                                   std::span<const Migration> steps);
 
 }  // namespace acme::storage

@@ -303,5 +303,72 @@ TEST_F(SqliteTest, WalCheckpointerTakesTheCheckpointOffTheCommittingThread) {
     EXPECT_EQ((*reader)->Query("SELECT count(*) FROM t")->front().Int(0), 3000);
 }
 
+TEST_F(SqliteTest, MigrationsRunOnceInVersionOrderAndRecordWhatRan) {
+    static constexpr Migration kV1[] = {
+        {.version = 1, .summary = "a", .sqlite = "CREATE TABLE m(a INTEGER)", .postgresql = {}}};
+    ASSERT_TRUE(Migrate(*db_, "widgets", kV1));
+    ASSERT_TRUE(Migrate(*db_, "widgets", kV1));  // a second start: nothing to do (no error)
+    static constexpr Migration kV2[] = {
+        {.version = 1, .summary = "a", .sqlite = "CREATE TABLE m(a INTEGER)", .postgresql = {}},
+        {.version = 2,
+         .summary = "b",
+         .sqlite = "ALTER TABLE m ADD COLUMN b TEXT",
+         .postgresql = {}}};
+    ASSERT_TRUE(Migrate(*db_, "widgets", kV2));
+    EXPECT_TRUE(*db_->HasColumn("m", "b"));
+    EXPECT_FALSE(*db_->HasColumn("m", "c"));
+    EXPECT_TRUE(*db_->HasTable("m"));
+    EXPECT_FALSE(*db_->HasTable("nope"));
+    auto rows = db_->Query(
+        "SELECT group_concat(version || ':' || summary, ',') FROM (SELECT * FROM "
+        "schema_migrations WHERE component = 'widgets' ORDER BY version)");
+    EXPECT_EQ(rows->front().Text(0), "1:a,2:b");
+    // Another component's steps are its own.
+    static constexpr Migration kGadgets[] = {
+        {.version = 1, .summary = "g", .sqlite = "CREATE TABLE g(a INTEGER)", .postgresql = {}}};
+    ASSERT_TRUE(Migrate(*db_, "gadgets", kGadgets));
+    EXPECT_TRUE(*db_->HasTable("g"));
+    EXPECT_EQ(db_->Query("SELECT count(*) FROM schema_migrations")->front().Int(0), 3);
+}
+
+TEST_F(SqliteTest, AFailingMigrationLeavesNothingAndSaysWhich) {
+    static constexpr Migration kBad[] = {
+        {.version = 1, .summary = "ok", .sqlite = "CREATE TABLE m(a INTEGER)", .postgresql = {}},
+        {.version = 2,
+         .summary = "broken",
+         .sqlite = "ALTER TABLE nope ADD COLUMN b TEXT",
+         .postgresql = {}}};
+    auto failed = Migrate(*db_, "widgets", kBad);
+    ASSERT_FALSE(failed.has_value());
+    EXPECT_NE(failed.error().message.find("widgets migration 2"), std::string::npos)
+        << failed.error().message;
+    EXPECT_FALSE(*db_->HasTable("m"));  // step 1 rolled back with step 2
+    static constexpr Migration kOutOfOrder[] = {
+        {.version = 2, .summary = "b", .sqlite = "SELECT 1", .postgresql = {}},
+        {.version = 1, .summary = "a", .sqlite = "SELECT 1", .postgresql = {}}};
+    EXPECT_EQ(Migrate(*db_, "widgets", kOutOfOrder).error().code, ErrorCode::kInvalidArgument);
+    static constexpr Migration kPostgresOnly[] = {
+        {.version = 1, .summary = "pg", .sqlite = {}, .postgresql = "CREATE TABLE m(a int)"}};
+    EXPECT_EQ(Migrate(*db_, "widgets", kPostgresOnly).error().code, ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(SqliteTest, AnUpgradeStepInspectsTheSchemaItFinds) {
+    // A table made before versioning, with and without the column the upgrade adds.
+    ASSERT_TRUE(db_->ExecuteScript("CREATE TABLE m(a INTEGER)"));
+    constexpr auto kAddB = [](Connection& c) -> Result<void> {
+        auto has = c.HasColumn("m", "b");
+        if (!has) return std::unexpected(has.error());
+        return *has ? Result<void>{} : c.Execute("ALTER TABLE m ADD COLUMN b TEXT");
+    };
+    static constexpr Migration kSteps[] = {
+        {.version = 1,
+         .summary = "m with b",
+         .sqlite = "CREATE TABLE IF NOT EXISTS m(a INTEGER, b TEXT)",
+         .postgresql = {},
+         .upgrade = kAddB}};
+    ASSERT_TRUE(Migrate(*db_, "widgets", kSteps));
+    EXPECT_TRUE(*db_->HasColumn("m", "b"));
+}
+
 }  // namespace
 }  // namespace acme::storage

@@ -149,6 +149,21 @@ class SqliteConnection final : public Connection {
     }
 
     std::int64_t Changes() override { return sqlite3_changes64(db_); }
+    Dialect dialect() const override { return Dialect::kSqlite; }
+
+    Result<bool> HasTable(std::string_view table) override {
+        const Value v[] = {std::string(table)};
+        auto rows =
+            Query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", v);
+        if (!rows) return std::unexpected(rows.error());
+        return rows->front().Int(0) != 0;
+    }
+    Result<bool> HasColumn(std::string_view table, std::string_view column) override {
+        const Value v[] = {std::string(table), std::string(column)};
+        auto rows = Query("SELECT count(*) FROM pragma_table_info(?) WHERE name = ?", v);
+        if (!rows) return std::unexpected(rows.error());
+        return rows->front().Int(0) != 0;
+    }
     [[nodiscard]] sqlite3* handle() const { return db_; }
 
     // A Begin inside an open transaction starts a savepoint: the inner unit commits or rolls

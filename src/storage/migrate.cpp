@@ -1,0 +1,74 @@
+#include <string>
+
+#include "storage/database.hpp"
+
+namespace acme::storage {
+
+namespace {
+
+// The same on every backend: plain types, a composite key.
+constexpr const char* kMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER NOT "
+    "NULL, summary TEXT NOT NULL, PRIMARY KEY (component, version))";
+
+std::string_view ScriptFor(const Migration& m, Dialect dialect) {
+    switch (dialect) {
+        case Dialect::kSqlite:
+            return m.sqlite;
+        case Dialect::kPostgresql:
+            return m.postgresql;
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<void> Migrate(Connection& db, std::string_view component, std::span<const Migration> steps) {
+    for (std::size_t i = 1; i < steps.size(); ++i) {
+        if (steps[i].version <= steps[i - 1].version) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             std::string(component) + ": migration versions must increase (" +
+                                 std::to_string(steps[i].version) + " after " +
+                                 std::to_string(steps[i - 1].version) + ")");
+        }
+    }
+    return InTransaction(db, [&]() -> Result<void> {
+        if (auto ok = db.Execute(kMigrationsTable); !ok) return ok;
+        const Value who[] = {std::string(component)};
+        auto rows = db.Query(
+            "SELECT COALESCE(max(version), 0) FROM schema_migrations WHERE component = ?", who);
+        if (!rows) return std::unexpected(rows.error());
+        const std::int64_t applied = rows->front().Int(0);
+        for (const Migration& m : steps) {
+            if (m.version <= applied) continue;
+            const std::string_view script = ScriptFor(m, db.dialect());
+            if (script.empty() && m.upgrade == nullptr) {
+                return MakeError(ErrorCode::kFailedPrecondition,
+                                 std::string(component) + " migration " +
+                                     std::to_string(m.version) + " (" + std::string(m.summary) +
+                                     ") has no script for this database");
+            }
+            if (!script.empty()) {
+                if (auto ok = db.ExecuteScript(script); !ok) {
+                    return MakeError(ok.error().code, std::string(component) + " migration " +
+                                                          std::to_string(m.version) + ": " +
+                                                          ok.error().message);
+                }
+            }
+            if (m.upgrade != nullptr) {
+                if (auto ok = m.upgrade(db); !ok) return ok;
+            }
+            const Value rec[] = {std::string(component), static_cast<std::int64_t>(m.version),
+                                 std::string(m.summary)};
+            if (auto ok = db.Execute(
+                    "INSERT INTO schema_migrations(component, version, summary) VALUES (?, ?, ?)",
+                    rec);
+                !ok) {
+                return ok;
+            }
+        }
+        return {};
+    });
+}
+
+}  // namespace acme::storage
