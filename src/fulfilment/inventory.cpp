@@ -115,10 +115,8 @@ Result<std::vector<StockLevel>> InventoryService::Stock(storage::Connection& db)
 }
 
 Result<void> InventoryService::Register(messaging::Bus& bus) {
-    auto reserve = [this](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = ParsePayload(e);
-        if (!parsed) return std::unexpected(parsed.error());
-        const json& data = **parsed;
+    auto reserve = [this](const messaging::Envelope& e, const json& data,
+                          messaging::Publisher& out) -> Result<void> {
         const std::string checkout = data.at("checkoutId").get<std::string>();
         auto& db = out.db();
         // Safe with concurrent writers: the reservation row is claimed by checkout first (a
@@ -170,24 +168,18 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
             "inventory-reserved", e.subject,
             json{{"checkoutId", checkout}, {"reservationId", id}, {"items", data.at("items")}});
     };
-    auto release = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = ParsePayload(e);
-        if (!parsed) return std::unexpected(parsed.error());
-        const json& data = **parsed;
+    auto release = [](const messaging::Envelope& e, const json& data,
+                      messaging::Publisher& out) -> Result<void> {
         return Release(out, data.at("reservationId").get<std::string>(),
                        data.value("checkoutId", ""), e.subject);
     };
-    auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = ParsePayload(e);
-        if (!parsed) return std::unexpected(parsed.error());
-        const json& data = **parsed;
+    auto cancelled = [](const messaging::Envelope& e, const json& data,
+                        messaging::Publisher& out) -> Result<void> {
         return Release(out, data.at("reservationId").get<std::string>(),
                        data.value("checkoutId", ""), e.subject);
     };
-    auto completed = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = ParsePayload(e);
-        if (!parsed) return std::unexpected(parsed.error());
-        const json& data = **parsed;
+    auto completed = [](const messaging::Envelope&, const json& data,
+                        messaging::Publisher& out) -> Result<void> {
         auto& db = out.db();
         const Value key[] = {data.at("reservationId").get<std::string>()};
         auto rows = db.Query("SELECT status, items FROM inv_reservations WHERE id = ?", key);
@@ -211,11 +203,13 @@ Result<void> InventoryService::Register(messaging::Bus& bus) {
         return {};
     };
     for (auto [type, handler] :
-         {std::pair<const char*, messaging::Handler>{"reserve-inventory", reserve},
+         {std::pair<const char*, messaging::PayloadHandler>{"reserve-inventory", reserve},
           {"release-inventory", release},
           {"shipment-cancelled", cancelled},
           {"order-completed", completed}}) {
-        if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
+        if (auto ok = bus.Subscribe(kService, type, messaging::WithPayload(handler)); !ok) {
+            return ok;
+        }
     }
     return {};
 }

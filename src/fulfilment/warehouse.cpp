@@ -18,9 +18,6 @@ CREATE TABLE IF NOT EXISTS wh_shipments (
 ) WITHOUT ROWID;
 )sql";
 
-// The payload parser shared by every service (the publisher's value when it has it).
-using messaging::ParsePayload;
-
 }  // namespace
 
 Result<void> WarehouseService::Migrate(storage::Connection& db) {
@@ -30,10 +27,8 @@ Result<void> WarehouseService::Migrate(storage::Connection& db) {
 }
 
 Result<void> WarehouseService::Register(messaging::Bus& bus) {
-    auto created = [this](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = ParsePayload(e);
-        if (!parsed) return std::unexpected(parsed.error());
-        const json& data = **parsed;
+    auto created = [this](const messaging::Envelope&, const json& data,
+                          messaging::Publisher& out) -> Result<void> {
         const Value v[] = {data.at("orderId").get<std::string>(),
                            out.NowMillis() + schedule_.pick_ms,
                            data.at("authorizationId").get<std::string>(), data.at("total").dump()};
@@ -44,10 +39,8 @@ Result<void> WarehouseService::Register(messaging::Bus& bus) {
             v);
     };
     // The warehouse decides a cancellation: only it knows whether the parcel has left.
-    auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = ParsePayload(e);
-        if (!parsed) return std::unexpected(parsed.error());
-        const json& data = **parsed;
+    auto cancelled = [](const messaging::Envelope&, const json& data,
+                        messaging::Publisher& out) -> Result<void> {
         const std::string order = data.at("orderId").get<std::string>();
         const Value v[] = {order};
         if (auto ok = out.db().Execute(
@@ -65,8 +58,11 @@ Result<void> WarehouseService::Register(messaging::Bus& bus) {
         if (data.contains("checkoutId")) stopped["checkoutId"] = data.at("checkoutId");
         return out.Publish("shipment-cancelled", order, stopped);
     };
-    if (auto ok = bus.Subscribe(kService, "order-created", created); !ok) return ok;
-    if (auto ok = bus.Subscribe(kService, "order-cancelled", cancelled); !ok) return ok;
+    if (auto ok = bus.Subscribe(kService, "order-created", messaging::WithPayload(created)); !ok)
+        return ok;
+    if (auto ok = bus.Subscribe(kService, "order-cancelled", messaging::WithPayload(cancelled));
+        !ok)
+        return ok;
     bus.AddTicker(kService, schedule_.tick_ms, [this](messaging::Publisher& out) -> Result<void> {
         auto& db = out.db();
         const Value now[] = {out.NowMillis()};

@@ -10,7 +10,9 @@
 #include <string_view>
 
 #include "fulfilment/inventory.hpp"
-#include "ordering/checkout_saga.hpp"
+#include "ordering/checkout_api.hpp"
+#include "ordering/checkout_orchestrator.hpp"
+#include "ordering/order_service.hpp"
 #include "shopping/cart.hpp"
 #include "storage/database.hpp"
 

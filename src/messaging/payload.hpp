@@ -2,11 +2,14 @@
 // brings nlohmann/json).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string_view>
+#include <utility>
 
 #include "core/error.hpp"
+#include "messaging/bus.hpp"
 #include "messaging/envelope.hpp"
 
 namespace acme::messaging {
@@ -27,6 +30,20 @@ using PayloadPtr = std::shared_ptr<const nlohmann::json>;
     auto j = ParsePayload(e.data);
     if (!j) return std::unexpected(j.error());
     return std::make_shared<const nlohmann::json>(std::move(*j));
+}
+
+// A handler that takes the message's payload parsed.
+using PayloadHandler =
+    std::function<Result<void>(const Envelope& e, const nlohmann::json& data, Publisher& out)>;
+
+// `fn` as a bus handler: a payload that is not JSON fails the message (kInvalidArgument)
+// before `fn` runs.
+[[nodiscard]] inline Handler WithPayload(PayloadHandler fn) {
+    return [fn = std::move(fn)](const Envelope& e, Publisher& out) -> Result<void> {
+        auto parsed = ParsePayload(e);
+        if (!parsed) return std::unexpected(parsed.error());
+        return fn(e, **parsed, out);
+    };
 }
 
 }  // namespace acme::messaging

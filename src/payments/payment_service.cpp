@@ -36,9 +36,6 @@ CREATE TABLE IF NOT EXISTS pay_refunds (
 CREATE INDEX IF NOT EXISTS pay_refunds_requested ON pay_refunds(status, next_at);
 )sql";
 
-// The payload parser shared by every service (the publisher's value when it has it).
-using messaging::ParsePayload;
-
 // Voids an authorization that is still authorized (a no-op for anything else, so a
 // redelivered void is harmless) and answers payment-voided with `reply`.
 Result<void> VoidAuthorization(messaging::Publisher& out, const std::string& subject,
@@ -303,10 +300,8 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
 Result<void> PaymentService::Register(messaging::Bus& bus) {
     // The request is recorded in the handler's transaction; the gateway is called by the
     // worker below, outside any transaction, so its latency never holds the write lock.
-    auto authorize = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = ParsePayload(e);
-        if (!parsed) return std::unexpected(parsed.error());
-        const json& data = **parsed;
+    auto authorize = [](const messaging::Envelope& e, const json& data,
+                        messaging::Publisher& out) -> Result<void> {
         const Value v[] = {data.at("checkoutId").get<std::string>(),
                            data.at("amount").at("amount").get<std::int64_t>(),
                            data.at("amount").at("currency").get<std::string>(),
@@ -321,20 +316,15 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
             "?, ?) ON CONFLICT DO NOTHING",
             v);
     };
-    auto void_payment = [](const messaging::Envelope& e,
+    auto void_payment = [](const messaging::Envelope& e, const json& data,
                            messaging::Publisher& out) -> Result<void> {
-        auto parsed = ParsePayload(e);
-        if (!parsed) return std::unexpected(parsed.error());
-        const json& data = **parsed;
         json reply = json::object();
         if (data.contains("checkoutId")) reply["checkoutId"] = data.at("checkoutId");
         return VoidAuthorization(out, e.subject, data.at("authorizationId").get<std::string>(),
                                  std::move(reply));
     };
-    auto capture = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = ParsePayload(e);
-        if (!parsed) return std::unexpected(parsed.error());
-        const json& data = **parsed;
+    auto capture = [](const messaging::Envelope& e, const json& data,
+                      messaging::Publisher& out) -> Result<void> {
         const std::string auth = data.at("authorizationId").get<std::string>();
         const std::string order = data.at("orderId").get<std::string>();
         const Value v[] = {order, out.NowMillis(), auth};
@@ -353,20 +343,16 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
             "payment-captured", e.subject,
             json{{"orderId", order}, {"authorizationId", auth}, {"amount", data.at("amount")}});
     };
-    auto cancelled = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = ParsePayload(e);
-        if (!parsed) return std::unexpected(parsed.error());
-        const json& data = **parsed;
+    auto cancelled = [](const messaging::Envelope& e, const json& data,
+                        messaging::Publisher& out) -> Result<void> {
         return VoidAuthorization(out, e.subject, data.at("authorizationId").get<std::string>(),
                                  json{{"orderId", data.at("orderId")}});
     };
     // A refund is recorded here and sent to the gateway by the worker. Only a captured
     // payment is refunded, at most the captured amount; anything else is an error (retried,
     // then dead-lettered with the reason).
-    auto refund = [](const messaging::Envelope& e, messaging::Publisher& out) -> Result<void> {
-        auto parsed = ParsePayload(e);
-        if (!parsed) return std::unexpected(parsed.error());
-        const json& data = **parsed;
+    auto refund = [](const messaging::Envelope& e, const json& data,
+                     messaging::Publisher& out) -> Result<void> {
         const std::string order = data.at("orderId").get<std::string>();
         const std::string checkout = data.at("checkoutId").get<std::string>();
         const std::int64_t amount = data.at("amount").at("amount").get<std::int64_t>();
@@ -396,12 +382,14 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
             v);
     };
     for (auto [type, handler] :
-         {std::pair<const char*, messaging::Handler>{"authorize-payment", authorize},
+         {std::pair<const char*, messaging::PayloadHandler>{"authorize-payment", authorize},
           {"refund-payment", refund},
           {"void-payment", void_payment},
           {"capture-payment", capture},
           {"shipment-cancelled", cancelled}}) {
-        if (auto ok = bus.Subscribe(kService, type, handler); !ok) return ok;
+        if (auto ok = bus.Subscribe(kService, type, messaging::WithPayload(handler)); !ok) {
+            return ok;
+        }
     }
     bus.AddWorker(options_.tick_ms, [this, &bus](storage::Connection& db) -> Result<std::size_t> {
         auto authorized = CallGateway(bus, db);

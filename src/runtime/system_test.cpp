@@ -488,14 +488,13 @@ TEST(CheckoutSagaTest, DefinitionMatchesTheCatalogFlow) {
     auto catalog = catalog::LoadCatalog(SourceDir() / "catalog");
     ASSERT_TRUE(catalog.has_value());
     const catalog::Graph graph(*catalog);
-    const auto problems =
-        saga::CheckAgainstFlow(ordering::CheckoutSagaDefinition(), graph, "checkout-saga");
+    const auto problems = saga::CheckAgainstFlow(saga::CheckoutSaga(), graph, "checkout-saga");
     for (const auto& p : problems) ADD_FAILURE() << p;
     // And a definition that disagrees is caught.
-    auto wrong = ordering::CheckoutSagaDefinition();
+    auto wrong = saga::CheckoutSaga();
     std::swap(wrong.steps[0], wrong.steps[1]);
     EXPECT_FALSE(saga::CheckAgainstFlow(wrong, graph, "checkout-saga").empty());
-    auto no_undo = ordering::CheckoutSagaDefinition();
+    auto no_undo = saga::CheckoutSaga();
     no_undo.steps[0].compensation = "forget-inventory";
     EXPECT_FALSE(saga::CheckAgainstFlow(no_undo, graph, "checkout-saga").empty());
 }

@@ -1,12 +1,13 @@
 #include "saga/saga_definition.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "catalog/graph_view.hpp"
 
 namespace acme::saga {
 
-int SagaDefinition::StepOf(const std::string& message) const {
+int SagaDefinition::StepOf(std::string_view message) const {
     for (std::size_t i = 0; i < steps.size(); ++i) {
         const SagaStep& s = steps[i];
         if (s.command == message || s.success == message || s.failure == message) {
@@ -14,6 +15,44 @@ int SagaDefinition::StepOf(const std::string& message) const {
         }
     }
     return -1;
+}
+
+std::vector<std::string> SagaDefinition::Handles() const {
+    std::vector<std::string> out{start};
+    for (const SagaStep& s : steps) {
+        for (const std::string* m : {&s.success, &s.failure, &s.compensated}) {
+            if (!m->empty() && std::find(out.begin(), out.end(), *m) == out.end()) {
+                out.push_back(*m);
+            }
+        }
+    }
+    return out;
+}
+
+std::string SagaDefinition::StateName(SagaState state) const {
+    switch (state.phase) {
+        case Phase::kRunning:
+            return state.step >= 0 && static_cast<std::size_t>(state.step) < steps.size()
+                       ? steps[static_cast<std::size_t>(state.step)].state
+                       : std::string();
+        case Phase::kCompensating:
+            return "compensating";
+        case Phase::kCompleted:
+            return "completed";
+        case Phase::kRejected:
+            return "rejected";
+    }
+    return {};
+}
+
+std::optional<SagaState> SagaDefinition::ParseState(std::string_view stored) const {
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        if (steps[i].state == stored) return SagaState{Phase::kRunning, static_cast<int>(i)};
+    }
+    if (stored == "compensating") return SagaState{Phase::kCompensating, -1};
+    if (stored == "completed") return SagaState{Phase::kCompleted, -1};
+    if (stored == "rejected") return SagaState{Phase::kRejected, -1};
+    return std::nullopt;
 }
 
 namespace {

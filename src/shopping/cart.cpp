@@ -40,11 +40,8 @@ std::vector<Product> DemoProducts() {
 Result<void> CartService::Migrate(storage::Connection& db) {
     // Keys stored before the fingerprint (databases from before versioned migrations) get the
     // column; NULL: any payload matches them.
-    constexpr auto kFingerprint = [](storage::Connection& c) -> Result<void> {
-        auto has = c.HasColumn("shop_checkout_keys", "request_fingerprint");
-        if (!has) return std::unexpected(has.error());
-        if (*has) return {};
-        return c.Execute("ALTER TABLE shop_checkout_keys ADD COLUMN request_fingerprint TEXT");
+    constexpr auto kFingerprint = [](storage::Connection& c) {
+        return storage::AddColumnIfMissing(c, "shop_checkout_keys", "request_fingerprint", "TEXT");
     };
     static constexpr storage::Migration kSteps[] = {{.version = 1,
                                                      .summary = "carts, products, checkout keys",

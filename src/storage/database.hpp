@@ -166,6 +166,11 @@ struct Migration {
     Result<void> (*upgrade)(Connection& db) = nullptr;
 };
 
+// Adds column `column` (of SQL type `type`) to `table` unless the table has it already: the
+// usual `upgrade` of a table made before versioning, when the column came later.
+[[nodiscard]] Result<void> AddColumnIfMissing(Connection& db, std::string_view table,
+                                              std::string_view column, std::string_view type);
+
 // Applies the steps of `component` that this database has not had yet. kFailedPrecondition when a
 // step has no script for the connection's dialect; steps must be in increasing version order.
 // Safe when several processes start together: the check and the steps run in one write

@@ -355,11 +355,7 @@ TEST_F(SqliteTest, AFailingMigrationLeavesNothingAndSaysWhich) {
 TEST_F(SqliteTest, AnUpgradeStepInspectsTheSchemaItFinds) {
     // A table made before versioning, with and without the column the upgrade adds.
     ASSERT_TRUE(db_->ExecuteScript("CREATE TABLE m(a INTEGER)"));
-    constexpr auto kAddB = [](Connection& c) -> Result<void> {
-        auto has = c.HasColumn("m", "b");
-        if (!has) return std::unexpected(has.error());
-        return *has ? Result<void>{} : c.Execute("ALTER TABLE m ADD COLUMN b TEXT");
-    };
+    constexpr auto kAddB = [](Connection& c) { return AddColumnIfMissing(c, "m", "b", "TEXT"); };
     static constexpr Migration kSteps[] = {
         {.version = 1,
          .summary = "m with b",
@@ -368,6 +364,9 @@ TEST_F(SqliteTest, AnUpgradeStepInspectsTheSchemaItFinds) {
          .upgrade = kAddB}};
     ASSERT_TRUE(Migrate(*db_, "widgets", kSteps));
     EXPECT_TRUE(*db_->HasColumn("m", "b"));
+    // A database made with the column: the upgrade finds it and adds nothing.
+    ASSERT_TRUE(AddColumnIfMissing(*db_, "m", "b", "TEXT"));
+    EXPECT_FALSE(AddColumnIfMissing(*db_, "nope", "b", "TEXT").has_value());
 }
 
 }  // namespace

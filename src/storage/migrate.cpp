@@ -23,6 +23,15 @@ std::string_view ScriptFor(const Migration& m, Dialect dialect) {
 
 }  // namespace
 
+Result<void> AddColumnIfMissing(Connection& db, std::string_view table, std::string_view column,
+                                std::string_view type) {
+    auto has = db.HasColumn(table, column);
+    if (!has) return std::unexpected(has.error());
+    if (*has) return {};
+    return db.Execute("ALTER TABLE " + std::string(table) + " ADD COLUMN " + std::string(column) +
+                      " " + std::string(type));
+}
+
 Result<void> Migrate(Connection& db, std::string_view component, std::span<const Migration> steps) {
     for (std::size_t i = 1; i < steps.size(); ++i) {
         if (steps[i].version <= steps[i - 1].version) {
