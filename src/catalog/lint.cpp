@@ -296,9 +296,11 @@ class Linter {
         }
     }
 
+    enum class Direction { kSends, kReceives };
+
     static bool DeclaresMessage(const Resource& service, const std::string& message_id,
-                                bool sending) {
-        if (sending) {
+                                Direction direction) {
+        if (direction == Direction::kSends) {
             return std::any_of(service.sends.begin(), service.sends.end(),
                                [&](const Send& s) { return s.message.id == message_id; });
         }
@@ -306,9 +308,10 @@ class Linter {
                            [&](const Receive& r) { return r.message.id == message_id; });
     }
 
-    bool OldStyleDeclares(ResourceIndex message, const std::string& service_id, bool sending) {
+    bool OldStyleDeclares(ResourceIndex message, const std::string& service_id,
+                          Direction direction) {
         const Resource& m = g_.at(message);
-        const auto& list = sending ? m.producers : m.consumers;
+        const auto& list = direction == Direction::kSends ? m.producers : m.consumers;
         return std::any_of(list.begin(), list.end(),
                            [&](const Pointer& p) { return p.id == service_id; });
     }
@@ -322,8 +325,8 @@ class Linter {
         if (from_service && to_message) {
             if (from.target.target == kNoResource || to.target.target == kNoResource) return;
             const Resource& service = g_.at(from.target.target);
-            if (DeclaresMessage(service, to.target.id, true) ||
-                OldStyleDeclares(to.target.target, service.id, true))
+            if (DeclaresMessage(service, to.target.id, Direction::kSends) ||
+                OldStyleDeclares(to.target.target, service.id, Direction::kSends))
                 return;
             Report(flow, "flow/undeclared-edge", line, key,
                    "flow says service '" + service.id + "' sends '" + to.target.id +
@@ -331,8 +334,8 @@ class Linter {
         } else if (from_message && to_service) {
             if (from.target.target == kNoResource || to.target.target == kNoResource) return;
             const Resource& service = g_.at(to.target.target);
-            if (DeclaresMessage(service, from.target.id, false) ||
-                OldStyleDeclares(from.target.target, service.id, false))
+            if (DeclaresMessage(service, from.target.id, Direction::kReceives) ||
+                OldStyleDeclares(from.target.target, service.id, Direction::kReceives))
                 return;
             Report(flow, "flow/undeclared-edge", line, key,
                    "flow says service '" + service.id + "' receives '" + from.target.id +

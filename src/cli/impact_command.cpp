@@ -15,7 +15,7 @@ namespace acme::cli {
 
 namespace {
 
-constexpr int kExitFailOn = 2;
+constexpr int kExitFailOn = kExitFindings;  // like `catalog check`: 2 is bad usage
 
 struct ImpactArgs {
     std::string catalog = "catalog";
@@ -109,7 +109,7 @@ void AddImpactCommand(CLI::App& app, int& exit_code) {
     cmd->add_option("--format", args->format, "output format")
         ->check(CLI::IsMember({"md", "json"}));
     cmd->add_option("--fail-on", args->fail_on,
-                    "exit 2 on a breaking contract change, or on any high risk")
+                    "exit 1 on a breaking contract change, or on any high risk")
         ->check(CLI::IsMember({"breaking", "high"}));
     cmd->callback([&exit_code, args] { exit_code = RunImpact(*args); });
 }

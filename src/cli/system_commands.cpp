@@ -9,6 +9,7 @@
 #include "http/api.hpp"
 #include "http/server.hpp"
 #include "messaging/bus.hpp"
+#include "messaging/dead_letters.hpp"
 #include "runtime/system.hpp"
 
 namespace acme::cli {
@@ -123,7 +124,8 @@ Result<std::unique_ptr<storage::Connection>> OpenExisting(const std::string& dat
 int RunAudit(const std::string& data, bool allow_pending) {
     auto db = OpenExisting(data);
     if (!db) return ReportError(db.error());
-    auto report = runtime::Audit(**db, allow_pending);
+    auto report = runtime::Audit(
+        **db, allow_pending ? runtime::Pending::kAllowed : runtime::Pending::kViolation);
     if (!report) return ReportError(report.error());
     for (const auto& c : report->checks) {
         std::printf("%-4s %-72s checked %6lld  violations %lld%s%s\n",
@@ -138,7 +140,8 @@ int RunAudit(const std::string& data, bool allow_pending) {
 int RunDlqList(const std::string& data, bool all) {
     auto db = OpenExisting(data);
     if (!db) return ReportError(db.error());
-    auto list = messaging::ListDeadLetters(**db, all);
+    auto list = messaging::ListDeadLetters(
+        **db, all ? messaging::Replayed::kInclude : messaging::Replayed::kExclude);
     if (!list) return ReportError(list.error());
     for (const auto& d : *list) {
         std::printf("%lld\t%s\t%s\t%s\tattempts=%lld\t%s\t%s%s\n", static_cast<long long>(d.id),

@@ -1,4 +1,5 @@
 #include "messaging/bus.hpp"
+#include "messaging/dead_letters.hpp"
 
 #include <gtest/gtest.h>
 
@@ -48,15 +49,13 @@ class BusTest : public ::testing::Test {
           ids_(clock_, 7) {
         db_path_ = dir_.root() / "bus.sqlite";
         db_ = std::move(*storage::OpenSqlite(db_path_));
-        EXPECT_TRUE(SqlLogBus::Migrate(*db_));
+        EXPECT_TRUE(Bus::Migrate(*db_));
         EXPECT_TRUE(db_->ExecuteScript("CREATE TABLE seen(n INTEGER)"));
     }
 
-    SqlLogBus MakeBus(BusOptions options = {}) {
-        return SqlLogBus(contracts_, clock_, ids_, options);
-    }
+    Bus MakeBus(BusOptions options = {}) { return Bus(contracts_, clock_, ids_, options); }
 
-    Result<void> Send(SqlLogBus& bus, const std::string& service, const std::string& type,
+    Result<void> Send(Bus& bus, const std::string& service, const std::string& type,
                       const std::string& data) {
         return storage::InTransaction(
             *db_, [&] { return bus.Publish(*db_, service, type, "subject-1", data); });
@@ -85,7 +84,7 @@ Handler Record() {
 }
 
 TEST_F(BusTest, DeliversOnceWithEnvelopeAndCausation) {
-    SqlLogBus bus = MakeBus();
+    Bus bus = MakeBus();
     ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
     ASSERT_TRUE(Send(bus, "a", "ping", R"({"n":1})"));
     ASSERT_TRUE(Send(bus, "a", "ping", R"({"n":2})"));
@@ -125,7 +124,7 @@ TEST(RecentPayloadsTest, KeepsAnEntryForItsReadsAndTheNewestWithinCapacity) {
 }
 
 TEST_F(BusTest, HandlersGetThePublishersPayloadUntilEveryConsumerTookIt) {
-    SqlLogBus bus = MakeBus();
+    Bus bus = MakeBus();
     std::vector<std::string> got;  // consumer: "parsed" or "text"
     auto probe = [&](const std::string& who) -> Handler {
         return [&got, who](const Envelope& e, Publisher&) -> Result<void> {
@@ -148,14 +147,14 @@ TEST_F(BusTest, HandlersGetThePublishersPayloadUntilEveryConsumerTookIt) {
     EXPECT_EQ(got, (std::vector<std::string>{"b text", "c text"}));
     // Published by another bus (another process): only the text.
     got.clear();
-    SqlLogBus elsewhere = MakeBus();
+    Bus elsewhere = MakeBus();
     ASSERT_TRUE(Send(elsewhere, "a", "ping", R"({"n":7})"));
     ASSERT_TRUE(bus.RunUntilIdle(*db_));
     EXPECT_EQ(got, (std::vector<std::string>{"b text", "c text"}));
 }
 
 TEST_F(BusTest, EnforcesTheCatalogOnPublishAndSubscribe) {
-    SqlLogBus bus = MakeBus();
+    Bus bus = MakeBus();
     auto undeclared = Send(bus, "a", "pong", "{}");
     ASSERT_FALSE(undeclared.has_value());
     EXPECT_EQ(undeclared.error().code, ErrorCode::kFailedPrecondition);
@@ -166,12 +165,12 @@ TEST_F(BusTest, EnforcesTheCatalogOnPublishAndSubscribe) {
     EXPECT_EQ(Count("SELECT count(*) FROM bus_log"), 0);
     auto sub = bus.Subscribe("a", "ping", Record());
     ASSERT_FALSE(sub.has_value());
-    SqlLogBus strict = MakeBus({.strict_contracts = true});
+    Bus strict = MakeBus({.strict_contracts = true});
     EXPECT_THROW((void)Send(strict, "a", "pong", "{}"), ContractViolation);
 }
 
 TEST_F(BusTest, QueriesAreAnsweredInProcessUnderTheSameContracts) {
-    SqlLogBus bus = MakeBus();
+    Bus bus = MakeBus();
     ASSERT_TRUE(bus.Answer("b", "price", [](storage::Connection&, const nlohmann::json& q) {
         return Result<nlohmann::json>(
             nlohmann::json{{"price", q.value("sku", "") == "SKU-1" ? 100 : 0}});
@@ -196,7 +195,7 @@ TEST_F(BusTest, QueriesAreAnsweredInProcessUnderTheSameContracts) {
 }
 
 TEST_F(BusTest, OutboxRowsRollBackWithTheTransaction) {
-    SqlLogBus bus = MakeBus();
+    Bus bus = MakeBus();
     auto failed = storage::InTransaction(*db_, [&]() -> Result<void> {
         if (auto ok = bus.Publish(*db_, "a", "ping", "s", std::string(R"({"n":1})")); !ok)
             return ok;
@@ -207,7 +206,7 @@ TEST_F(BusTest, OutboxRowsRollBackWithTheTransaction) {
 }
 
 TEST_F(BusTest, RetriesWithBackoffThenDeadLettersWithReason) {
-    SqlLogBus bus = MakeBus({.max_attempts = 3, .retry_base_ms = 100});
+    Bus bus = MakeBus({.max_attempts = 3, .retry_base_ms = 100});
     int calls = 0;
     ASSERT_TRUE(bus.Subscribe("b", "ping", [&](const Envelope& e, Publisher& out) -> Result<void> {
         ++calls;
@@ -238,10 +237,10 @@ TEST_F(BusTest, RetriesWithBackoffThenDeadLettersWithReason) {
     // batch attempt + isolating attempt + 2 retries
     EXPECT_EQ(calls, 1 + 2 + 2);
     // Replay: back on the retry queue; it fails again and returns to the dead letters.
-    auto listed = ListDeadLetters(*db_, false);
+    auto listed = ListDeadLetters(*db_, Replayed::kExclude);
     ASSERT_EQ(listed->size(), 1u);
     EXPECT_EQ(*ReplayDeadLetters(*db_, listed->front().id, clock_.NowMillis()), 1);
-    EXPECT_TRUE(ListDeadLetters(*db_, false)->empty());
+    EXPECT_TRUE(ListDeadLetters(*db_, Replayed::kExclude)->empty());
     EXPECT_FALSE(ReplayDeadLetters(*db_, listed->front().id, clock_.NowMillis()).has_value());
     clock_.Advance(1000);  // a running bus looks for replayed retries at least every second
     ASSERT_TRUE(bus.RunUntilIdle(*db_));
@@ -249,7 +248,7 @@ TEST_F(BusTest, RetriesWithBackoffThenDeadLettersWithReason) {
 }
 
 TEST_F(BusTest, InboxWatermarkSkipsRedeliveryAndLeavesRetriesToTheirQueue) {
-    SqlLogBus bus = MakeBus({.retry_base_ms = 100});
+    Bus bus = MakeBus({.retry_base_ms = 100});
     bool fail_13 = true;
     int calls_13 = 0;
     ASSERT_TRUE(bus.Subscribe("b", "ping", [&](const Envelope& e, Publisher& out) -> Result<void> {
@@ -289,7 +288,7 @@ TEST_F(BusTest, InboxWatermarkSkipsRedeliveryAndLeavesRetriesToTheirQueue) {
 }
 
 TEST_F(BusTest, MigrationStartsTheWatermarkWhereTheOldInboxEnds) {
-    SqlLogBus bus = MakeBus();
+    Bus bus = MakeBus();
     ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
     for (int n = 0; n < 4; ++n) {
         ASSERT_TRUE(Send(bus, "a", "ping", "{\"n\":" + std::to_string(n) + "}"));
@@ -302,10 +301,10 @@ TEST_F(BusTest, MigrationStartsTheWatermarkWhereTheOldInboxEnds) {
         "DROP TABLE bus_inbox_through; DELETE FROM schema_migrations; "
         "INSERT INTO bus_inbox(consumer, message_id) SELECT 'b', id FROM bus_log "
         "WHERE type = 'ping'; UPDATE bus_offsets SET seq = 1"));
-    ASSERT_TRUE(SqlLogBus::Migrate(*db_));
+    ASSERT_TRUE(Bus::Migrate(*db_));
     EXPECT_EQ(Count("SELECT seq FROM bus_inbox_through WHERE consumer = 'b'"),
               Count("SELECT max(seq) FROM bus_log WHERE type = 'ping'"));
-    ASSERT_TRUE(SqlLogBus::Migrate(*db_));  // idempotent
+    ASSERT_TRUE(Bus::Migrate(*db_));  // idempotent
     EXPECT_EQ(*bus.RunUntilIdle(*db_), 0u);
     EXPECT_EQ(Count("SELECT count(*) FROM seen"), 4);
 }
@@ -313,7 +312,7 @@ TEST_F(BusTest, MigrationStartsTheWatermarkWhereTheOldInboxEnds) {
 TEST_F(BusTest, BackgroundThreadsDeliver) {
     SystemClock real;
     IdGenerator ids(real, 3);
-    SqlLogBus bus(contracts_, real, ids, {.poll_ms = 5});
+    Bus bus(contracts_, real, ids, {.poll_ms = 5});
     ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
     ASSERT_TRUE(bus.Start([&] { return storage::OpenSqlite(db_path_); }));
     for (int i = 0; i < 50; ++i) {
@@ -332,7 +331,7 @@ TEST_F(BusTest, BackgroundThreadsDeliver) {
 TEST_F(BusTest, WritesFromManyThreadsAreGroupCommittedAndIsolated) {
     SystemClock real;
     IdGenerator ids(real, 4);
-    SqlLogBus bus(contracts_, real, ids, {.poll_ms = 5, .linger_us = 2000});
+    Bus bus(contracts_, real, ids, {.poll_ms = 5, .linger_us = 2000});
     ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
     ASSERT_TRUE(db_->ExecuteScript("CREATE TABLE cmd(n INTEGER PRIMARY KEY)"));
     ASSERT_TRUE(bus.Start([&] { return storage::OpenSqlite(db_path_); }));
@@ -391,7 +390,7 @@ TEST_F(BusTest, WritesFromManyThreadsAreGroupCommittedAndIsolated) {
 }
 
 TEST_F(BusTest, BacklogIsWhatTheSlowestConsumerHasNotSeen) {
-    SqlLogBus bus = MakeBus({.batch_size = 100, .round_passes = 2});
+    Bus bus = MakeBus({.batch_size = 100, .round_passes = 2});
     ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
     for (int i = 0; i < 250; ++i) {
         ASSERT_TRUE(Send(bus, "a", "ping", "{\"n\":" + std::to_string(i) + "}"));
@@ -419,7 +418,7 @@ TEST_F(BusTest, WriteAsyncTellsTheOutcomeAfterTheCommit) {
     };
     SystemClock real;
     IdGenerator ids(real, 5);
-    SqlLogBus bus(contracts_, real, ids, {.poll_ms = 5});
+    Bus bus(contracts_, real, ids, {.poll_ms = 5});
     ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
     // Not started: runs on the caller's connection, and tells at once.
     std::optional<Result<void>> first;

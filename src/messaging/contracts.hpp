@@ -1,9 +1,10 @@
 // Run-time enforcement of the catalog: who may send and receive what, and payload schemas.
 //
 // Built once at start from `catalog/`: for every service its declared `sends` and `receives`,
-// and for every message its draft-07 JSON Schema compiled with valijson. `CheckSend` is called
-// on every publish; a message the service does not declare, or a payload that fails its schema,
-// is an error naming the service, the message and the failing field.
+// and for every message its draft-07 JSON Schema, compiled into a flat checker
+// (compiled_schema.hpp) where the schema keeps to its subset, valijson otherwise. `CheckSend` is
+// called on every publish; a message the service does not declare, or a payload that fails its
+// schema, is an error naming the service, the message and the failing field.
 #pragma once
 
 #include <map>

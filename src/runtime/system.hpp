@@ -95,8 +95,12 @@ struct AuditReport {
     [[nodiscard]] bool Clean() const;
 };
 
-// Checks DESIGN.md's invariants over the stored state. With `allow_pending`, checkouts still
-// in flight are not violations (a live system); otherwise every checkout must have ended.
-[[nodiscard]] Result<AuditReport> Audit(storage::Connection& db, bool allow_pending);
+enum class Pending {
+    kViolation,  // every checkout must have ended (a stopped system)
+    kAllowed,    // checkouts still in flight are not violations (a live system)
+};
+
+// Checks the invariants of docs/INVARIANTS.md over the stored state.
+[[nodiscard]] Result<AuditReport> Audit(storage::Connection& db, Pending pending);
 
 }  // namespace acme::runtime

@@ -2,6 +2,8 @@
 // in `acme serve`, driven step by step with a manual clock. Every scenario ends with the audit.
 #include "runtime/system.hpp"
 
+#include "messaging/dead_letters.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -82,7 +84,7 @@ class SystemTest : public ::testing::Test {
     }
 
     void ExpectAuditClean() {
-        auto report = Audit(system_->db(), false);
+        auto report = Audit(system_->db(), Pending::kViolation);
         ASSERT_TRUE(report.has_value()) << report.error().message;
         for (const auto& c : report->checks) {
             EXPECT_EQ(c.violations, 0) << c.name << " (" << c.checked << " checked)";
@@ -118,6 +120,80 @@ TEST_F(SystemTest, HappyPathReachesOrderCompleted) {
     EXPECT_EQ(Scalar("SELECT count(DISTINCT correlation_id) FROM bus_log WHERE subject = ?", id),
               "1");
     ExpectAuditClean();
+}
+
+TEST_F(SystemTest, AuditCatchesAMessageWhoseEffectWasAppliedTwice) {
+    Open();
+    const std::string id = Checkout("tok_visa");
+    Drive();
+    ASSERT_EQ(View(id).state, "completed");
+    auto clean = Audit(system_->db(), Pending::kViolation);
+    ASSERT_TRUE(clean.has_value());
+    auto check_5b = [](const AuditReport& r) {
+        for (const auto& c : r.checks) {
+            if (c.name.starts_with("5b.")) return c;
+        }
+        return InvariantCheck{};
+    };
+    const InvariantCheck once = check_5b(*clean);
+    EXPECT_GT(once.checked, 5);  // every message a handler published
+    EXPECT_EQ(once.violations, 0);
+    // What a second run of the inventory's handler for reserve-inventory would leave: its
+    // reaction (inventory-reserved, caused by the same command) twice.
+    ASSERT_TRUE(system_->db().ExecuteScript(
+        "INSERT INTO bus_log(id, type, source, subject, dataschema, correlation_id, "
+        "causation_id, traceparent, data, time, created_ms) SELECT id || '-again', type, source, "
+        "subject, dataschema, correlation_id, causation_id, traceparent, data, time, created_ms "
+        "FROM bus_log WHERE type = 'inventory-reserved'"));
+    auto twice = Audit(system_->db(), Pending::kViolation);
+    ASSERT_TRUE(twice.has_value());
+    EXPECT_EQ(check_5b(*twice).violations, 1);
+    EXPECT_FALSE(twice->Clean());
+}
+
+TEST_F(SystemTest, EveryAuditLineFailsWhenItsInvariantIsBroken) {
+    Open();
+    const std::string done = Checkout("tok_visa");
+    Drive(4);                               // completed, shipped, captured
+    Checkout("tok_visa", "SKU-MUG", 1000);  // rejected: out of stock
+    Drive();
+    ExpectAuditClean();
+    struct Tamper {
+        const char* check;  // the audit line's number
+        const char* sql;
+    };
+    const Tamper tampers[] = {
+        {"1.", "UPDATE ord_sagas SET order_id = NULL WHERE state = 'completed'"},
+        {"2.", "UPDATE ord_orders SET reservation_id = 'no-such-reservation'"},
+        {"3.", "UPDATE pay_payments SET status = 'authorized' WHERE status = 'captured'"},
+        {"4a.", "UPDATE inv_stock SET on_hand = on_hand - 1 WHERE sku = 'SKU-MUG'"},
+        {"4b.", "UPDATE inv_stock SET reserved = reserved + 1 WHERE sku = 'SKU-MUG'"},
+        {"4c.",
+         "INSERT INTO inv_reservations(id, checkout_id, status, items, updated_ms) VALUES "
+         "('r-stray', 'c-stray', 'held', '[]', 0)"},
+        {"5a.",
+         "INSERT INTO shop_checkout_keys(idempotency_key, cart_id, checkout_id) SELECT "
+         "'k-again', cart_id, 'c-again' FROM shop_checkout_keys LIMIT 1"},
+        {"   checkouts still in flight",
+         "UPDATE ord_sagas SET state = 'authorizing' WHERE state = 'rejected'"},
+    };
+    for (const Tamper& t : tampers) {
+        SCOPED_TRACE(t.check);
+        auto& db = system_->db();
+        ASSERT_TRUE(db.Begin());
+        ASSERT_TRUE(db.ExecuteScript(t.sql));
+        auto report = Audit(db, Pending::kViolation);
+        db.Rollback();
+        ASSERT_TRUE(report.has_value());
+        std::int64_t broken = -1;
+        for (const auto& c : report->checks) {
+            if (c.name.starts_with(t.check)) broken = c.violations;
+        }
+        EXPECT_GE(broken, 1);
+        EXPECT_FALSE(report->Clean());
+    }
+    ExpectAuditClean();  // every tamper rolled back
+    EXPECT_EQ(View(done).state, "completed");
 }
 
 TEST_F(SystemTest, ReturnRefundsTheCapturedPaymentOnce) {
@@ -167,7 +243,7 @@ TEST_F(SystemTest, RefundGatewayErrorsAreRetriedThenLeftForAnOperator) {
     EXPECT_EQ(ordering::OrderService::Get(system_->db(), order)->status, "returned");
     EXPECT_EQ(Scalar("SELECT status FROM pay_payments WHERE checkout_id = ?", id), "captured");
     // The audit names it: money is owed to the customer.
-    auto report = Audit(system_->db(), true);
+    auto report = Audit(system_->db(), Pending::kAllowed);
     ASSERT_TRUE(report.has_value());
     std::int64_t violations = 0;
     for (const auto& c : report->checks) {
@@ -396,7 +472,7 @@ TEST_F(SystemTest, CancelRacingTheShipmentLosesCleanly) {
     EXPECT_EQ(Scalar("SELECT count(*) FROM bus_log WHERE type = 'shipment-cancelled'"), "0");
     EXPECT_EQ(Scalar("SELECT status FROM pay_payments WHERE checkout_id = ?", id), "captured");
     EXPECT_EQ(Scalar("SELECT on_hand FROM inv_stock WHERE sku = 'SKU-MUG'"), "98");
-    EXPECT_TRUE(messaging::ListDeadLetters(system_->db(), false)->empty());
+    EXPECT_TRUE(messaging::ListDeadLetters(system_->db(), messaging::Replayed::kExclude)->empty());
     ExpectAuditClean();
 }
 
@@ -476,7 +552,7 @@ TEST_F(SystemTest, MalformedMessageIsDeadLetteredAndTheRestFlows) {
     const std::string id = Checkout("tok_visa");
     Drive(20);
     EXPECT_EQ(View(id).state, "completed");
-    auto dead = messaging::ListDeadLetters(system_->db(), false);
+    auto dead = messaging::ListDeadLetters(system_->db(), messaging::Replayed::kExclude);
     ASSERT_TRUE(dead.has_value());
     ASSERT_EQ(dead->size(), 1u);
     EXPECT_EQ(dead->front().type, "reserve-inventory");
