@@ -26,8 +26,14 @@ function(acme_add_test)
     cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
     add_executable(${T_NAME} ${T_SOURCES})
     target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main acme::warnings)
+    # An empty LABELS would swallow the next key (ENVIRONMENT became a label and the
+    # variable was lost): name only the properties that have a value.
+    set(props ENVIRONMENT "ACME_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    if(T_LABELS)
+        list(APPEND props LABELS "${T_LABELS}")
+    endif()
     gtest_discover_tests(${T_NAME}
         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-        PROPERTIES LABELS "${T_LABELS}" ENVIRONMENT "ACME_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+        PROPERTIES ${props}
         DISCOVERY_TIMEOUT 60)
 endfunction()

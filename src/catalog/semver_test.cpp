@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <ostream>
+#include <string>
+
 namespace acme::catalog {
 namespace {
 
@@ -35,6 +39,10 @@ struct RangeCase {
     bool matches;
 };
 
+void PrintTo(const RangeCase& c, std::ostream* os) {
+    *os << '"' << c.range << "\" vs " << c.version << (c.matches ? " matches" : " does not match");
+}
+
 class RangeTest : public ::testing::TestWithParam<RangeCase> {};
 
 TEST_P(RangeTest, Matches) {
@@ -58,7 +66,18 @@ INSTANTIATE_TEST_SUITE_P(
         RangeCase{"1.2.x", "1.2.0", true}, RangeCase{"*", "3.0.0", true},
         RangeCase{">=1.0.0 <2.0.0", "1.5.0", true}, RangeCase{">=1.0.0 <2.0.0", "2.0.0", false},
         RangeCase{"1.x || 3.x", "3.1.0", true}, RangeCase{"1.x || 3.x", "2.1.0", false},
-        RangeCase{"^1.0.0", "1.1.0-beta", false}, RangeCase{"1.0.0-beta", "1.0.0-beta", true}));
+        RangeCase{"^1.0.0", "1.1.0-beta", false}, RangeCase{"1.0.0-beta", "1.0.0-beta", true}),
+    // Stable names (the default prints the struct's bytes, which change with every build):
+    // the case's index, range, version and expectation.
+    [](const ::testing::TestParamInfo<RangeCase>& p) {
+        std::string name = std::to_string(p.index) + "_" +
+                           (*p.param.range != 0 ? p.param.range : "empty") + "_vs_" +
+                           p.param.version + (p.param.matches ? "_matches" : "_does_not_match");
+        for (char& ch : name) {
+            if (std::isalnum(static_cast<unsigned char>(ch)) == 0) ch = '_';
+        }
+        return name;
+    });
 
 TEST(RangeTest, RejectsGarbage) {
     for (const char* bad : {"^abc", "1.2.3.4", "~", ">=x.y", "1.2.3-"}) {
