@@ -114,6 +114,38 @@ Result<std::vector<StockLevel>> InventoryService::Stock(storage::Connection& db)
     return out;
 }
 
+Result<std::vector<StockAccount>> InventoryService::Accounts(storage::Connection& db) {
+    auto stock = Stock(db);
+    if (!stock) return std::unexpected(stock.error());
+    std::map<std::string, StockAccount> by_sku;
+    for (StockLevel& l : *stock) by_sku[l.sku].level = std::move(l);
+    auto rows = db.Query(
+        "SELECT id, status, items FROM inv_reservations WHERE status IN ('held', 'committed')");
+    if (!rows) return std::unexpected(rows.error());
+    for (const auto& r : *rows) {
+        auto items = ParsePayload(r.Text(2));
+        if (!items || !items->is_array()) {
+            return MakeError(ErrorCode::kInternal,
+                             "reservation " + r.Text(0) + " has items that are not a JSON array");
+        }
+        const bool held = r.Text(1) == "held";
+        try {
+            for (const auto& [sku, qty] : Quantities(*items)) {
+                StockAccount& a = by_sku[sku];
+                a.level.sku = sku;
+                (held ? a.held : a.committed) += qty;
+            }
+        } catch (const json::exception& e) {
+            return MakeError(ErrorCode::kInternal,
+                             "reservation " + r.Text(0) + " has malformed items: " + e.what());
+        }
+    }
+    std::vector<StockAccount> out;
+    out.reserve(by_sku.size());
+    for (auto& [sku, a] : by_sku) out.push_back(std::move(a));
+    return out;
+}
+
 Result<void> InventoryService::Register(messaging::Bus& bus) {
     auto reserve = [this](const messaging::Envelope& e, const json& data,
                           messaging::Publisher& out) -> Result<void> {

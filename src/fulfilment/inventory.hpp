@@ -1,9 +1,11 @@
 // Fulfilment: stock and reservations (inventory-service).
 //
-// Stock can never go negative: a reservation is all-or-nothing and runs inside the consumer's
-// write transaction, so concurrent checkouts of the last unit serialize and only one wins.
-// A reservation is released (compensation, cancellation) or committed (order completed:
-// the units leave on-hand).
+// Stock can never go negative: a reservation is all-or-nothing, and each SKU's count moves
+// only by a statement that itself checks enough is left (`... WHERE on_hand - reserved >= ?`),
+// so of two concurrent checkouts of the last unit only one wins on any backend, without
+// relying on one writer. A reservation is released (compensation, cancellation) or committed
+// (order completed: the units leave on-hand), each at most once: the status moves from `held`
+// first and only the writer that moved it changes the stock.
 #pragma once
 
 #include <string>
@@ -22,6 +24,13 @@ struct StockLevel {
     std::int64_t initial = 0;
 };
 
+// A SKU's stock next to what its reservations account for (the audit's view).
+struct StockAccount {
+    StockLevel level;
+    std::int64_t committed = 0;  // units of committed reservations (shipped)
+    std::int64_t held = 0;       // units of held reservations
+};
+
 class InventoryService {
   public:
     static constexpr const char* kService = "inventory-service";
@@ -33,6 +42,10 @@ class InventoryService {
     [[nodiscard]] static Result<void> Seed(storage::Connection& db,
                                            const std::vector<StockLevel>& stock);
     [[nodiscard]] static Result<std::vector<StockLevel>> Stock(storage::Connection& db);
+    // Every SKU with the units its committed and held reservations account for; SKUs only a
+    // reservation names appear with zero stock. kInternal when a stored reservation's items
+    // are not JSON.
+    [[nodiscard]] static Result<std::vector<StockAccount>> Accounts(storage::Connection& db);
     [[nodiscard]] Result<void> Register(messaging::Bus& bus);
 
   private:
