@@ -74,38 +74,39 @@ Result<void> WarehouseService::Register(messaging::Bus& bus) {
         for (const auto& r : *due) {
             const std::string order = r.Text(0);
             const std::string state = r.Text(1);
-            std::string next;
-            std::int64_t delay = 0;
-            if (state == "queued") {
-                next = "picked";
-                delay = schedule_.pack_ms;
-                if (auto ok = out.Publish("order-picked", order, json{{"orderId", order}}); !ok)
-                    return ok;
-            } else if (state == "picked") {
-                next = "packed";
-                delay = schedule_.ship_ms;
-                if (auto ok = out.Publish("order-packed", order, json{{"orderId", order}}); !ok)
-                    return ok;
-            } else {
-                next = "shipped";
-                const std::string tracking = "TRK-" + order.substr(order.size() - 12);
-                if (auto ok = out.Publish("order-shipped", order,
-                                          json{{"orderId", order}, {"trackingNumber", tracking}});
-                    !ok)
-                    return ok;
-                if (auto ok = out.Publish("capture-payment", order,
-                                          json{{"orderId", order},
-                                               {"authorizationId", r.Text(2)},
-                                               {"amount", json::parse(r.Text(3))}});
-                    !ok)
-                    return ok;
-            }
-            const Value upd[] = {next, out.NowMillis() + delay, order};
+            const bool shipping = state == "packed";
+            const std::string next = state == "queued" ? "picked" : shipping ? "shipped" : "packed";
+            const std::int64_t delay = state == "queued"   ? schedule_.pack_ms
+                                       : state == "picked" ? schedule_.ship_ms
+                                                           : 0;
+            // The step moves first and only from the state read: a cancellation or another
+            // ticker that got there meanwhile wins, and this one publishes nothing.
+            const Value upd[] = {next, out.NowMillis() + delay, order, state};
             if (auto ok = db.Execute(
-                    "UPDATE wh_shipments SET state = ?, next_at = ? WHERE order_id = ?", upd);
+                    "UPDATE wh_shipments SET state = ?, next_at = ? WHERE order_id = ? AND state "
+                    "= ?",
+                    upd);
                 !ok) {
                 return ok;
             }
+            if (db.Changes() == 0) continue;
+            if (!shipping) {
+                if (auto ok = out.Publish("order-" + next, order, json{{"orderId", order}}); !ok)
+                    return ok;
+                continue;
+            }
+            const std::string tracking =
+                "TRK-" + (order.size() > 12 ? order.substr(order.size() - 12) : order);
+            if (auto ok = out.Publish("order-shipped", order,
+                                      json{{"orderId", order}, {"trackingNumber", tracking}});
+                !ok)
+                return ok;
+            if (auto ok = out.Publish("capture-payment", order,
+                                      json{{"orderId", order},
+                                           {"authorizationId", r.Text(2)},
+                                           {"amount", json::parse(r.Text(3))}});
+                !ok)
+                return ok;
         }
         return {};
     });

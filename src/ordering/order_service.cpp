@@ -123,10 +123,7 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
             return out.Publish("order-creation-failed", e.subject,
                                json{{"checkoutId", checkout}, {"reason", "order_store_rejected"}});
         }
-        const Value ck[] = {checkout};
-        auto existing = out.db().Query("SELECT id FROM ord_orders WHERE checkout_id = ?", ck);
-        if (!existing) return std::unexpected(existing.error());
-        if (!existing->empty()) return {};
+        // One order per checkout, whoever writes first: a second command finds the key taken.
         const std::string id = ids_.Next();
         const Value v[] = {id,
                            checkout,
@@ -141,11 +138,12 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
         if (auto ok = out.db().Execute(
                 "INSERT INTO ord_orders(id, checkout_id, customer_id, status, items, total, "
                 "currency, reservation_id, authorization_id, created_ms, updated_ms) VALUES "
-                "(?,?,?,'created',?,?,?,?,?,?,?)",
+                "(?,?,?,'created',?,?,?,?,?,?,?) ON CONFLICT (checkout_id) DO NOTHING",
                 v);
             !ok) {
             return ok;
         }
+        if (out.db().Changes() == 0) return {};  // created before
         json created = data;
         created.erase("cartId");
         created["orderId"] = id;

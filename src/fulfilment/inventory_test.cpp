@@ -1,0 +1,137 @@
+// The inventory service's business rules, in the service harness: reservations are
+// all-or-nothing, a redelivered command reserves nothing twice, stock given back or shipped
+// moves once.
+#include "fulfilment/inventory.hpp"
+
+#include <gtest/gtest.h>
+
+#include "messaging/testing/service_harness.hpp"
+
+namespace acme::fulfilment {
+namespace {
+
+using nlohmann::json;
+
+class InventoryTest : public ::testing::Test {
+  protected:
+    InventoryTest() : inventory_(h_.ids()) {
+        EXPECT_TRUE(InventoryService::Migrate(h_.db()));
+        EXPECT_TRUE(
+            InventoryService::Seed(h_.db(), {{"SKU-MUG", 3, 0, 0}, {"SKU-KETTLE", 1, 0, 0}}));
+        EXPECT_TRUE(inventory_.Register(h_.bus()));
+    }
+
+    Result<void> Reserve(const std::string& checkout, json items) {
+        return h_.Publish("checkout-orchestrator", "reserve-inventory", checkout,
+                          {{"checkoutId", checkout}, {"items", std::move(items)}});
+    }
+    static json Items(const std::string& sku, int qty) {
+        return json::array({{{"sku", sku}, {"quantity", qty}}});
+    }
+    // (on hand, reserved) of `sku`.
+    std::pair<std::int64_t, std::int64_t> Level(const std::string& sku) {
+        auto stock = InventoryService::Stock(h_.db());
+        EXPECT_TRUE(stock.has_value());
+        for (const StockLevel& l : stock.value_or(std::vector<StockLevel>{})) {
+            if (l.sku == sku) return {l.on_hand, l.reserved};
+        }
+        return {-1, -1};
+    }
+
+    messaging::testing::ServiceHarness h_;
+    InventoryService inventory_;
+};
+
+TEST_F(InventoryTest, AReservationHoldsStockAndAnswersWithItsId) {
+    ASSERT_TRUE(Reserve("c1", Items("SKU-MUG", 2)));
+    ASSERT_TRUE(h_.Run());
+    const json reserved = h_.Last("inventory-reserved");
+    EXPECT_EQ(reserved["checkoutId"], "c1");
+    EXPECT_FALSE(reserved["reservationId"].get<std::string>().empty());
+    EXPECT_EQ(Level("SKU-MUG"), (std::pair<std::int64_t, std::int64_t>{3, 2}));
+}
+
+TEST_F(InventoryTest, AShortageReservesNothingAtAllAndNamesTheSku) {
+    // The mug is there, the second kettle is not: neither is reserved.
+    json items = json::array(
+        {{{"sku", "SKU-MUG"}, {"quantity", 1}}, {{"sku", "SKU-KETTLE"}, {"quantity", 2}}});
+    ASSERT_TRUE(Reserve("c1", items));
+    ASSERT_TRUE(h_.Run());
+    const json failed = h_.Last("inventory-reservation-failed");
+    EXPECT_EQ(failed["reason"], "out_of_stock");
+    EXPECT_EQ(failed["unavailableSkus"], json::array({"SKU-KETTLE"}));
+    EXPECT_TRUE(h_.Published("inventory-reserved").empty());
+    EXPECT_EQ(Level("SKU-MUG").second, 0);
+    EXPECT_EQ(Level("SKU-KETTLE").second, 0);
+    // The failure held nothing: the same checkout can still reserve what there is.
+    ASSERT_TRUE(Reserve("c1", Items("SKU-MUG", 1)));
+    ASSERT_TRUE(h_.Run());
+    EXPECT_EQ(Level("SKU-MUG").second, 1);
+}
+
+TEST_F(InventoryTest, TheLastUnitGoesToOneCheckoutOnly) {
+    ASSERT_TRUE(Reserve("c1", Items("SKU-KETTLE", 1)));
+    ASSERT_TRUE(Reserve("c2", Items("SKU-KETTLE", 1)));
+    ASSERT_TRUE(h_.Run());
+    EXPECT_EQ(h_.Published("inventory-reserved").size(), 1u);
+    EXPECT_EQ(h_.Published("inventory-reservation-failed").size(), 1u);
+    EXPECT_EQ(Level("SKU-KETTLE"), (std::pair<std::int64_t, std::int64_t>{1, 1}));
+}
+
+TEST_F(InventoryTest, ARepeatedCommandForOneCheckoutReservesOnce) {
+    // A second reserve-inventory (a new message, the same checkout): answered already.
+    ASSERT_TRUE(Reserve("c1", Items("SKU-MUG", 2)));
+    ASSERT_TRUE(Reserve("c1", Items("SKU-MUG", 2)));
+    ASSERT_TRUE(h_.Run());
+    EXPECT_EQ(h_.Published("inventory-reserved").size(), 1u);
+    EXPECT_EQ(Level("SKU-MUG").second, 2);
+}
+
+TEST_F(InventoryTest, AReleaseGivesStockBackOnceAndIsAlwaysAnswered) {
+    ASSERT_TRUE(Reserve("c1", Items("SKU-MUG", 2)));
+    ASSERT_TRUE(h_.Run());
+    const std::string id = h_.Last("inventory-reserved")["reservationId"];
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_TRUE(h_.Publish("checkout-orchestrator", "release-inventory", "c1",
+                               {{"checkoutId", "c1"}, {"reservationId", id}, {"reason", "x"}}));
+    }
+    ASSERT_TRUE(h_.Run());
+    EXPECT_EQ(Level("SKU-MUG"), (std::pair<std::int64_t, std::int64_t>{3, 0}));
+    // Both answered, so a compensation waiting for its reply always finishes.
+    EXPECT_EQ(h_.Published("inventory-released").size(), 2u);
+    // A reservation nobody made is answered too, and changes nothing.
+    ASSERT_TRUE(h_.Publish("checkout-orchestrator", "release-inventory", "c9",
+                           {{"checkoutId", "c9"}, {"reservationId", "no-such"}}));
+    ASSERT_TRUE(h_.Run());
+    EXPECT_EQ(h_.Last("inventory-released")["reservationId"], "no-such");
+    EXPECT_EQ(Level("SKU-MUG"), (std::pair<std::int64_t, std::int64_t>{3, 0}));
+}
+
+TEST_F(InventoryTest, ACompletedOrderShipsTheUnitsOnceAndAReleaseAfterItChangesNothing) {
+    ASSERT_TRUE(Reserve("c1", Items("SKU-MUG", 2)));
+    ASSERT_TRUE(h_.Run());
+    const std::string id = h_.Last("inventory-reserved")["reservationId"];
+    const json completed = {{"orderId", "o1"},
+                            {"checkoutId", "c1"},
+                            {"reservationId", id},
+                            {"completedAt", "2026-12-02T00:00:00.000Z"}};
+    ASSERT_TRUE(h_.Publish("order-service", "order-completed", "o1", completed));
+    ASSERT_TRUE(h_.Publish("order-service", "order-completed", "o1", completed));
+    ASSERT_TRUE(h_.Run());
+    EXPECT_EQ(Level("SKU-MUG"), (std::pair<std::int64_t, std::int64_t>{1, 0}));
+    // Too late to cancel: the units left; nothing comes back.
+    ASSERT_TRUE(h_.Publish("warehouse-service", "shipment-cancelled", "o1",
+                           {{"orderId", "o1"}, {"reservationId", id}, {"authorizationId", "a1"}}));
+    ASSERT_TRUE(h_.Run());
+    EXPECT_EQ(Level("SKU-MUG"), (std::pair<std::int64_t, std::int64_t>{1, 0}));
+    auto accounts = InventoryService::Accounts(h_.db());
+    ASSERT_TRUE(accounts.has_value());
+    for (const StockAccount& a : *accounts) {
+        if (a.level.sku == "SKU-MUG") {
+            EXPECT_EQ(a.committed, 2);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace acme::fulfilment
