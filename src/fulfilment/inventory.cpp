@@ -114,6 +114,27 @@ Result<std::vector<StockLevel>> InventoryService::Stock(storage::Connection& db)
     return out;
 }
 
+Result<ReservationView> InventoryService::ReservationFor(storage::Connection& db,
+                                                         const std::string& checkout_id) {
+    const Value k[] = {checkout_id};
+    auto rows =
+        db.Query("SELECT id, checkout_id, status FROM inv_reservations WHERE checkout_id = ?", k);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) {
+        return MakeError(ErrorCode::kNotFound, "no reservation for checkout '" + checkout_id + "'");
+    }
+    const auto& r = rows->front();
+    return ReservationView{r.Text(0), r.Text(1), r.Text(2)};
+}
+
+Result<std::vector<ReservationView>> InventoryService::Reservations(storage::Connection& db) {
+    auto rows = db.Query("SELECT id, checkout_id, status FROM inv_reservations ORDER BY id");
+    if (!rows) return std::unexpected(rows.error());
+    std::vector<ReservationView> out;
+    for (const auto& r : *rows) out.push_back({r.Text(0), r.Text(1), r.Text(2)});
+    return out;
+}
+
 Result<std::vector<StockAccount>> InventoryService::Accounts(storage::Connection& db) {
     auto stock = Stock(db);
     if (!stock) return std::unexpected(stock.error());

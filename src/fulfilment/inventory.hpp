@@ -31,6 +31,12 @@ struct StockAccount {
     std::int64_t held = 0;       // units of held reservations
 };
 
+struct ReservationView {
+    std::string id;
+    std::string checkout_id;
+    std::string status;  // held | released | committed
+};
+
 class InventoryService {
   public:
     static constexpr const char* kService = "inventory-service";
@@ -46,6 +52,10 @@ class InventoryService {
     // reservation names appear with zero stock. kInternal when a stored reservation's items
     // are not JSON.
     [[nodiscard]] static Result<std::vector<StockAccount>> Accounts(storage::Connection& db);
+    // The reservation made for `checkout_id` (kNotFound: none), or every reservation.
+    [[nodiscard]] static Result<ReservationView> ReservationFor(storage::Connection& db,
+                                                                const std::string& checkout_id);
+    [[nodiscard]] static Result<std::vector<ReservationView>> Reservations(storage::Connection& db);
     [[nodiscard]] Result<void> Register(messaging::Bus& bus);
 
   private:

@@ -26,6 +26,15 @@ Result<void> WarehouseService::Migrate(storage::Connection& db) {
     return storage::Migrate(db, kService, kSteps);
 }
 
+Result<std::string> WarehouseService::ShipmentState(storage::Connection& db,
+                                                    const std::string& order_id) {
+    const Value k[] = {order_id};
+    auto rows = db.Query("SELECT state FROM wh_shipments WHERE order_id = ?", k);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return MakeError(ErrorCode::kNotFound, "no shipment for '" + order_id + "'");
+    return rows->front().Text(0);
+}
+
 Result<void> WarehouseService::Register(messaging::Bus& bus) {
     auto created = [this](const messaging::Envelope&, const json& data,
                           messaging::Publisher& out) -> Result<void> {

@@ -26,6 +26,10 @@ class WarehouseService {
 
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
     [[nodiscard]] Result<void> Register(messaging::Bus& bus);
+    // Where order `order_id`'s shipment is: queued | picked | packed | shipped | cancelled
+    // (kNotFound: the warehouse never heard of it).
+    [[nodiscard]] static Result<std::string> ShipmentState(storage::Connection& db,
+                                                           const std::string& order_id);
 
   private:
     WarehouseSchedule schedule_;

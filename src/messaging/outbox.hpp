@@ -17,6 +17,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -93,6 +94,15 @@ class Outbox {
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// The messages stored so far, in publish order: those about `subject` and/or of `type` (empty:
+// any). A read of the outbox for operators and tests; payloads as stored text.
+struct MessageFilter {
+    std::string subject;
+    std::string type;
+};
+[[nodiscard]] Result<std::vector<Envelope>> ReadMessages(storage::Connection& db,
+                                                         const MessageFilter& filter);
 
 // Records in the transaction open on `db` that `consumer` took in message `message_id`; false
 // when it had before (the caller skips the message).

@@ -162,16 +162,48 @@ Result<void> CheckoutOrchestrator::Migrate(storage::Connection& db) {
     return ordering::Migrate(db, kService);
 }
 
+namespace {
+
+CheckoutView ToView(const storage::Row& r) {
+    CheckoutView v{r.Text(0), "pending", r.Text(1), r.Text(2), r.Text(3), r.Int(4)};
+    if (v.saga_state == "completed") v.state = "completed";
+    if (v.saga_state == "rejected") v.state = "rejected";
+    return v;
+}
+
+constexpr const char* kViewColumns = "checkout_id, state, order_id, reason, step_started_ms";
+
+}  // namespace
+
 Result<CheckoutView> CheckoutOrchestrator::Get(storage::Connection& db, const std::string& id) {
     const Value k[] = {id};
-    auto rows = db.Query("SELECT state, order_id, reason FROM ord_sagas WHERE checkout_id = ?", k);
+    auto rows = db.Query(
+        std::string("SELECT ") + kViewColumns + " FROM ord_sagas WHERE checkout_id = ?", k);
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return MakeError(ErrorCode::kNotFound, "no checkout '" + id + "'");
-    const auto& r = rows->front();
-    CheckoutView v{id, "pending", r.Text(0), r.Text(1), r.Text(2)};
-    if (r.Text(0) == "completed") v.state = "completed";
-    if (r.Text(0) == "rejected") v.state = "rejected";
-    return v;
+    return ToView(rows->front());
+}
+
+Result<std::vector<CheckoutView>> CheckoutOrchestrator::List(storage::Connection& db) {
+    auto rows = db.Query(std::string("SELECT ") + kViewColumns +
+                         " FROM ord_sagas ORDER BY created_ms, checkout_id");
+    if (!rows) return std::unexpected(rows.error());
+    std::vector<CheckoutView> out;
+    for (const auto& r : *rows) out.push_back(ToView(r));
+    return out;
+}
+
+Result<std::vector<StepView>> CheckoutOrchestrator::Steps(storage::Connection& db,
+                                                          const std::string& id) {
+    const Value k[] = {id};
+    auto rows = db.Query(
+        "SELECT step, started_ms, finished_ms, outcome FROM ord_saga_steps WHERE checkout_id = ? "
+        "ORDER BY COALESCE(finished_ms, started_ms), step",
+        k);
+    if (!rows) return std::unexpected(rows.error());
+    std::vector<StepView> out;
+    for (const auto& r : *rows) out.push_back({r.Text(0), r.Int(1), r.Int(2), r.Text(3)});
+    return out;
 }
 
 Result<void> CheckoutOrchestrator::Register(messaging::Bus& bus) {

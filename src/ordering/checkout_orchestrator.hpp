@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "messaging/bus.hpp"
@@ -29,6 +30,15 @@ struct CheckoutView {
     std::string saga_state;  // the definition's state name (reserving, ..., rejected)
     std::string order_id;
     std::string reason;
+    std::int64_t step_started_ms = 0;  // when the running step started (0: not recorded)
+};
+
+// A finished step of a saga (the running one is only on CheckoutView::step_started_ms).
+struct StepView {
+    std::string step;
+    std::int64_t started_ms = 0;
+    std::int64_t finished_ms = 0;  // 0: recorded before finish times were
+    std::string outcome;           // ok | failed | declined | timeout
 };
 
 class CheckoutOrchestrator {
@@ -41,6 +51,10 @@ class CheckoutOrchestrator {
     [[nodiscard]] Result<void> Register(messaging::Bus& bus);
     // The checkout's state; kNotFound when the saga has not started (see CheckoutApi).
     [[nodiscard]] static Result<CheckoutView> Get(storage::Connection& db, const std::string& id);
+    // Every saga, and the steps of one, in the order they finished.
+    [[nodiscard]] static Result<std::vector<CheckoutView>> List(storage::Connection& db);
+    [[nodiscard]] static Result<std::vector<StepView>> Steps(storage::Connection& db,
+                                                             const std::string& id);
     // The saga this orchestrator runs (its deadlines included).
     [[nodiscard]] const saga::SagaDefinition& definition() const { return *definition_; }
 

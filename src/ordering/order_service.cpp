@@ -50,6 +50,18 @@ Result<OrderView> OrderService::Get(storage::Connection& db, const std::string& 
     return OrderView{r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Int(5), r.Text(6)};
 }
 
+Result<std::vector<OrderView>> OrderService::List(storage::Connection& db) {
+    auto rows = db.Query(
+        "SELECT id, checkout_id, customer_id, status, items, total, currency FROM ord_orders "
+        "ORDER BY created_ms, id");
+    if (!rows) return std::unexpected(rows.error());
+    std::vector<OrderView> out;
+    for (const auto& r : *rows) {
+        out.push_back({r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Int(5), r.Text(6)});
+    }
+    return out;
+}
+
 namespace {
 
 // Records the first customer request of `kind` for an order; kConflict, naming the order's

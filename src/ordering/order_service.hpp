@@ -37,6 +37,8 @@ class OrderService {
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
     [[nodiscard]] Result<void> Register(messaging::Bus& bus);
     [[nodiscard]] static Result<OrderView> Get(storage::Connection& db, const std::string& id);
+    // Every order, oldest first.
+    [[nodiscard]] static Result<std::vector<OrderView>> List(storage::Connection& db);
     // Accepts a cancellation before shipment: publishes cancel-order as the storefront would.
     // The order becomes `cancelled` when the warehouse confirms (shipment-cancelled); if the
     // parcel left first it ships. kNotFound; kConflict when shipped, completed or cancelled,

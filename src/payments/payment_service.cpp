@@ -208,6 +208,48 @@ Result<void> PaymentService::Migrate(storage::Connection& db) {
     return storage::Migrate(db, kService, kSteps);
 }
 
+namespace {
+
+Result<std::vector<PaymentView>> Payments(storage::Connection& db, const std::string& checkout) {
+    const Value k[] = {checkout, checkout};
+    auto rows = db.Query(
+        "SELECT checkout_id, status, authorization_id, amount, currency, attempts FROM "
+        "pay_payments WHERE (? = '' OR checkout_id = ?) ORDER BY checkout_id",
+        k);
+    if (!rows) return std::unexpected(rows.error());
+    std::vector<PaymentView> out;
+    for (const auto& r : *rows) {
+        out.push_back({r.Text(0), r.Text(1), r.Text(2), r.Int(3), r.Text(4), r.Int(5)});
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<PaymentView> PaymentService::Get(storage::Connection& db, const std::string& checkout_id) {
+    auto all = Payments(db, checkout_id);
+    if (!all) return std::unexpected(all.error());
+    if (checkout_id.empty() || all->empty()) {
+        return MakeError(ErrorCode::kNotFound, "no payment for checkout '" + checkout_id + "'");
+    }
+    return all->front();
+}
+
+Result<std::vector<PaymentView>> PaymentService::List(storage::Connection& db) {
+    return Payments(db, "");
+}
+
+Result<RefundView> PaymentService::GetRefund(storage::Connection& db, const std::string& order_id) {
+    const Value k[] = {order_id};
+    auto rows = db.Query(
+        "SELECT order_id, status, amount, attempts FROM pay_refunds WHERE order_id = ?", k);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty())
+        return MakeError(ErrorCode::kNotFound, "no refund for order '" + order_id + "'");
+    const auto& r = rows->front();
+    return RefundView{r.Text(0), r.Text(1), r.Int(2), r.Int(3)};
+}
+
 Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Connection& db) {
     auto rows = CallDue(
         db, gateway_calls_, bus.clock().NowMillis(),

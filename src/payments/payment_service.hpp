@@ -17,6 +17,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
@@ -76,6 +77,24 @@ struct PaymentOptions {
     std::int64_t gateway_attempts = 3;  // gateway errors retried this often, then left unanswered
 };
 
+// A checkout's payment as the service keeps it.
+struct PaymentView {
+    std::string checkout_id;
+    std::string status;  // requested | authorized | declined | voided | captured | refunded
+    std::string authorization_id;
+    std::int64_t amount = 0;
+    std::string currency;
+    std::int64_t attempts = 0;  // gateway calls that failed and were retried
+};
+
+// An order's refund.
+struct RefundView {
+    std::string order_id;
+    std::string status;  // requested | refunded | refund_failed
+    std::int64_t amount = 0;
+    std::int64_t attempts = 0;
+};
+
 class PaymentService {
   public:
     static constexpr const char* kService = "payment-service";
@@ -85,6 +104,12 @@ class PaymentService {
     PaymentService(PaymentGateway& gateway, IdGenerator& ids, PaymentOptions options = {})
         : gateway_(gateway), ids_(ids), options_(options) {}
 
+    // kNotFound when nothing was asked for `checkout_id` / `order_id`.
+    [[nodiscard]] static Result<PaymentView> Get(storage::Connection& db,
+                                                 const std::string& checkout_id);
+    [[nodiscard]] static Result<std::vector<PaymentView>> List(storage::Connection& db);
+    [[nodiscard]] static Result<RefundView> GetRefund(storage::Connection& db,
+                                                      const std::string& order_id);
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
     [[nodiscard]] Result<void> Register(messaging::Bus& bus);
 

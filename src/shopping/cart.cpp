@@ -66,6 +66,15 @@ Result<void> CartService::Seed(storage::Connection& db, const std::vector<Produc
     });
 }
 
+Result<std::string> CartService::CheckoutForKey(storage::Connection& db,
+                                                const std::string& idempotency_key) {
+    const Value k[] = {idempotency_key};
+    auto rows = db.Query("SELECT checkout_id FROM shop_checkout_keys WHERE idempotency_key = ?", k);
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->empty()) return MakeError(ErrorCode::kNotFound, "Idempotency-Key not seen");
+    return rows->front().Text(0);
+}
+
 Result<std::vector<Product>> CartService::Products(storage::Connection& db) const {
     auto rows = db.Query("SELECT sku, name, price, currency FROM shop_products ORDER BY sku");
     if (!rows) return std::unexpected(rows.error());

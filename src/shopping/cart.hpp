@@ -99,6 +99,9 @@ class CartService {
                                                     const std::string& cart_id,
                                                     const std::string& payment_token,
                                                     const std::string& idempotency_key);
+    // The checkout an Idempotency-Key stands for (kNotFound: the key was never accepted).
+    [[nodiscard]] static Result<std::string> CheckoutForKey(storage::Connection& db,
+                                                            const std::string& idempotency_key);
     // Checkout in two halves: the pricing here (kNotFound: no cart), the write later.
     [[nodiscard]] Result<PreparedCheckout> PrepareCheckout(storage::Connection& db,
                                                            const std::string& cart_id,
