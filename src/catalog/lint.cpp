@@ -34,6 +34,9 @@ constexpr RuleInfo kRules[] = {
     {"owner/missing", Severity::kWarning, "a domain, service, message or flow has no owner"},
     {"owner/unknown", Severity::kError, "an owner is not a team or user of the catalog"},
     {"ref/unknown-resource", Severity::kError, "a pointer names a resource that does not exist"},
+    {"ref/unknown-type", Severity::kWarning,
+     "a typed pointer (resourceGroups item, ADR appliesTo) names a type that is not a resource "
+     "kind"},
     {"ref/unknown-version", Severity::kError,
      "a pointer names a version (or range) no resource has"},
     {"resource/duplicate", Severity::kError, "two files declare the same kind, id and version"},

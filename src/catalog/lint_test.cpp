@@ -69,6 +69,14 @@ std::vector<RuleCase> Cases() {
         {"ref/unknown-resource",
          PubSub({{"services/c/index.mdx", Res("c", "receives:\n  - id: e\n  - id: ghost\n")}}),
          PubSub(), 8},
+        {"ref/unknown-type",
+         PubSub({{"domains/d/index.mdx",
+                  Res("d", "resourceGroups:\n  - id: g\n    items:\n      - id: e\n        "
+                           "type: evnt\n")}}),
+         PubSub({{"domains/d/index.mdx",
+                  Res("d", "resourceGroups:\n  - id: g\n    items:\n      - id: e\n        "
+                           "type: event\n")}}),
+         10},
         {"ref/unknown-version",
          PubSub(
              {{"services/c/index.mdx", Res("c", "receives:\n  - id: e\n    version: ^2.0.0\n")}}),

@@ -129,7 +129,8 @@ class ResourceReader {
     }
 
     // Items that say what they point at: `{id, type, version?}` (resourceGroups items, ADRs'
-    // appliesTo). An unknown or missing type points at any resource.
+    // appliesTo). A missing type points at any resource; so does an unknown one, with a
+    // warning (a misspelt type would otherwise pass silently).
     void ReadTypedList(const YamlNode& node, const std::string& key, std::vector<Pointer>& out) {
         if (node.IsNull()) return;
         if (!node.IsSeq()) {
@@ -142,7 +143,15 @@ class ResourceReader {
             TargetGroup group = TargetGroup::kAny;
             if (item.IsMap()) {
                 if (const YamlNode* type = item.Find("type"); type && type->IsScalar()) {
-                    if (auto kind = ParseKind(type->value)) group = GroupOfKind(*kind);
+                    if (auto kind = ParseKind(type->value)) {
+                        group = GroupOfKind(*kind);
+                    } else {
+                        Report(Severity::kWarning, "ref/unknown-type", type->line,
+                               Index(key, i) + ".type",
+                               "'" + type->value +
+                                   "' is not a resource type (service, event, flow, ...); the "
+                                   "item is matched by id against every kind");
+                    }
                 }
             }
             Pointer p = ReadPointer(item, Index(key, i), group);
