@@ -71,11 +71,13 @@ std::vector<RuleCase> Cases() {
          PubSub(), 8},
         {"ref/unknown-type",
          PubSub({{"domains/d/index.mdx",
-                  Res("d", "resourceGroups:\n  - id: g\n    items:\n      - id: e\n        "
-                           "type: evnt\n")}}),
+                  Res("d",
+                      "resourceGroups:\n  - id: g\n    items:\n      - id: e\n        "
+                      "type: evnt\n")}}),
          PubSub({{"domains/d/index.mdx",
-                  Res("d", "resourceGroups:\n  - id: g\n    items:\n      - id: e\n        "
-                           "type: event\n")}}),
+                  Res("d",
+                      "resourceGroups:\n  - id: g\n    items:\n      - id: e\n        "
+                      "type: event\n")}}),
          10},
         {"ref/unknown-version",
          PubSub(
