@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "fulfilment/inventory.hpp"
+#include "messaging/dead_letters.hpp"
 #include "ordering/checkout_api.hpp"
 #include "ordering/checkout_orchestrator.hpp"
 #include "ordering/order_service.hpp"
@@ -432,10 +433,9 @@ HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
         }
         if (view.error().code != ErrorCode::kNotFound) return FromError(view.error());
         // Accepted but the saga has not started yet.
-        const Value k[] = {std::string(m[1])};
-        auto known = db.Query("SELECT 1 FROM shop_checkout_keys WHERE checkout_id = ?", k);
-        if (known && !known->empty())
-            return Json(200, {{"id", std::string(m[1])}, {"state", "pending"}});
+        auto known = shopping::CartService::HasCheckout(db, m[1]);
+        if (!known) return FromError(known.error());
+        if (*known) return Json(200, {{"id", std::string(m[1])}, {"state", "pending"}});
         return Problem(404, "Not Found", "no checkout '" + std::string(m[1]) + "'");
     }
     if (std::regex_match(path, m, kOrder)) {
@@ -466,34 +466,26 @@ HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
 
 HttpResponse Api::Metrics(storage::Connection& db) {
     std::string out;
-    auto rows = db.Query(
-        "SELECT CASE WHEN state IN ('completed','rejected') THEN state ELSE 'pending' END, "
-        "count(*) "
-        "FROM ord_sagas GROUP BY 1 ORDER BY 1");
+    auto totals = ordering::CheckoutOrchestrator::Totals(db);
     // A gauge (pending goes down), so no _total suffix; every outcome present from the start.
-    std::map<std::string, std::string> outcomes = {
-        {"completed", "0"}, {"pending", "0"}, {"rejected", "0"}};
-    if (rows) {
-        for (const auto& r : *rows) outcomes[r.Text(0)] = r.Text(1);
-    }
+    const ordering::SagaTotals t = totals.value_or(ordering::SagaTotals{});
     out +=
         "# HELP acme_checkouts Sagas by outcome (pending: still running).\n"
         "# TYPE acme_checkouts gauge\n";
-    for (const auto& [outcome, count] : outcomes) {
-        out += "acme_checkouts{outcome=\"" + outcome + "\"} " + count + "\n";
+    for (const auto& [outcome, count] :
+         {std::pair<const char*, std::int64_t>{"completed", t.completed},
+          {"pending", t.pending},
+          {"rejected", t.rejected}}) {
+        out += "acme_checkouts{outcome=\"" + std::string(outcome) + "\"} " + std::to_string(count) +
+               "\n";
     }
     out +=
         "# HELP acme_saga_step_seconds Saga step latency.\n# TYPE acme_saga_step_seconds summary\n";
-    auto steps = db.Query(
-        "SELECT step, count(*), sum(finished_ms - started_ms) FROM ord_saga_steps WHERE "
-        "finished_ms "
-        "IS NOT NULL GROUP BY step ORDER BY step");
-    if (steps) {
-        for (const auto& r : *steps) {
-            out += "acme_saga_step_seconds_count{step=\"" + r.Text(0) + "\"} " + r.Text(1) + "\n";
-            out += "acme_saga_step_seconds_sum{step=\"" + r.Text(0) + "\"} " +
-                   std::to_string(static_cast<double>(r.Int(2)) / 1000.0) + "\n";
-        }
+    for (const auto& st : t.steps) {
+        out += "acme_saga_step_seconds_count{step=\"" + st.step + "\"} " +
+               std::to_string(st.count) + "\n";
+        out += "acme_saga_step_seconds_sum{step=\"" + st.step + "\"} " +
+               std::to_string(static_cast<double>(st.total_ms) / 1000.0) + "\n";
     }
     // Not max(seq) - min(stored offset): a consumer of rare messages keeps an old offset
     // while it is fully caught up. The bus knows how far each consumer has looked.
@@ -523,9 +515,8 @@ HttpResponse Api::Metrics(storage::Connection& db) {
     const auto stats = system_.bus().Stats();
     metric("acme_dispatcher_nice", "gauge", "Scheduling priority (nice) of the bus's one writer.",
            number(stats.dispatcher_nice));
-    auto dead = db.Query("SELECT count(*) FROM bus_dead_letters WHERE replayed = 0");
-    metric("acme_dead_letters", "gauge", "Dead letters awaiting replay.",
-           dead && !dead->empty() ? dead->front().Text(0) : "0");
+    auto dead = messaging::CountDeadLetters(db);
+    metric("acme_dead_letters", "gauge", "Dead letters awaiting replay.", number(dead.value_or(0)));
     metric("acme_messages_published_total", "counter", "Messages published to the log.",
            number(stats.published));
     metric("acme_messages_handled_total", "counter", "Messages handled by their consumers.",

@@ -19,6 +19,12 @@ Result<std::vector<DeadLetter>> ListDeadLetters(storage::Connection& db, Replaye
     return out;
 }
 
+Result<std::int64_t> CountDeadLetters(storage::Connection& db) {
+    auto rows = db.Query("SELECT count(*) FROM bus_dead_letters WHERE replayed = 0");
+    if (!rows) return std::unexpected(rows.error());
+    return rows->front().Int(0);
+}
+
 Result<std::int64_t> ReplayDeadLetters(storage::Connection& db, std::int64_t id,
                                        std::int64_t now_ms) {
     return storage::InTransaction(db, [&]() -> Result<std::int64_t> {

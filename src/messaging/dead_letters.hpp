@@ -29,6 +29,8 @@ enum class Replayed { kExclude, kInclude };
 // Dead letters, newest first.
 [[nodiscard]] Result<std::vector<DeadLetter>> ListDeadLetters(storage::Connection& db,
                                                               Replayed replayed);
+// How many dead letters await replay.
+[[nodiscard]] Result<std::int64_t> CountDeadLetters(storage::Connection& db);
 // Puts dead letter `id` (or every unreplayed one when `id` is 0) back on its consumer's retry
 // queue, due now; returns how many. kNotFound when `id` names no unreplayed dead letter.
 [[nodiscard]] Result<std::int64_t> ReplayDeadLetters(storage::Connection& db, std::int64_t id,

@@ -193,6 +193,26 @@ Result<std::vector<CheckoutView>> CheckoutOrchestrator::List(storage::Connection
     return out;
 }
 
+Result<SagaTotals> CheckoutOrchestrator::Totals(storage::Connection& db) {
+    SagaTotals t;
+    auto rows = db.Query(
+        "SELECT CASE WHEN state IN ('completed','rejected') THEN state ELSE 'pending' END, "
+        "count(*) FROM ord_sagas GROUP BY 1");
+    if (!rows) return std::unexpected(rows.error());
+    for (const auto& r : *rows) {
+        const std::string outcome = r.Text(0);
+        (outcome == "completed"  ? t.completed
+         : outcome == "rejected" ? t.rejected
+                                 : t.pending) = r.Int(1);
+    }
+    auto steps = db.Query(
+        "SELECT step, count(*), sum(finished_ms - started_ms) FROM ord_saga_steps WHERE "
+        "finished_ms IS NOT NULL GROUP BY step ORDER BY step");
+    if (!steps) return std::unexpected(steps.error());
+    for (const auto& r : *steps) t.steps.push_back({r.Text(0), r.Int(1), r.Int(2)});
+    return t;
+}
+
 Result<std::vector<StepView>> CheckoutOrchestrator::Steps(storage::Connection& db,
                                                           const std::string& id) {
     const Value k[] = {id};

@@ -33,6 +33,19 @@ struct CheckoutView {
     std::int64_t step_started_ms = 0;  // when the running step started (0: not recorded)
 };
 
+// How many sagas ended each way (pending: still running), and the finished steps' totals.
+struct SagaTotals {
+    std::int64_t pending = 0;
+    std::int64_t completed = 0;
+    std::int64_t rejected = 0;
+    struct Step {
+        std::string step;
+        std::int64_t count = 0;
+        std::int64_t total_ms = 0;  // sum of finished - started
+    };
+    std::vector<Step> steps;  // by step name
+};
+
 // A finished step of a saga (the running one is only on CheckoutView::step_started_ms).
 struct StepView {
     std::string step;
@@ -51,6 +64,8 @@ class CheckoutOrchestrator {
     [[nodiscard]] Result<void> Register(messaging::Bus& bus);
     // The checkout's state; kNotFound when the saga has not started (see CheckoutApi).
     [[nodiscard]] static Result<CheckoutView> Get(storage::Connection& db, const std::string& id);
+    // The metrics' view: outcomes and step latencies over every saga.
+    [[nodiscard]] static Result<SagaTotals> Totals(storage::Connection& db);
     // Every saga, and the steps of one, in the order they finished.
     [[nodiscard]] static Result<std::vector<CheckoutView>> List(storage::Connection& db);
     [[nodiscard]] static Result<std::vector<StepView>> Steps(storage::Connection& db,

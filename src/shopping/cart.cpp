@@ -75,6 +75,13 @@ Result<std::string> CartService::CheckoutForKey(storage::Connection& db,
     return rows->front().Text(0);
 }
 
+Result<bool> CartService::HasCheckout(storage::Connection& db, const std::string& checkout_id) {
+    const Value k[] = {checkout_id};
+    auto rows = db.Query("SELECT 1 FROM shop_checkout_keys WHERE checkout_id = ?", k);
+    if (!rows) return std::unexpected(rows.error());
+    return !rows->empty();
+}
+
 Result<std::vector<Product>> CartService::Products(storage::Connection& db) const {
     auto rows = db.Query("SELECT sku, name, price, currency FROM shop_products ORDER BY sku");
     if (!rows) return std::unexpected(rows.error());

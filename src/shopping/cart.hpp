@@ -102,6 +102,9 @@ class CartService {
     // The checkout an Idempotency-Key stands for (kNotFound: the key was never accepted).
     [[nodiscard]] static Result<std::string> CheckoutForKey(storage::Connection& db,
                                                             const std::string& idempotency_key);
+    // Whether a checkout with this id was accepted (a saga may not have started yet).
+    [[nodiscard]] static Result<bool> HasCheckout(storage::Connection& db,
+                                                  const std::string& checkout_id);
     // Checkout in two halves: the pricing here (kNotFound: no cart), the write later.
     [[nodiscard]] Result<PreparedCheckout> PrepareCheckout(storage::Connection& db,
                                                            const std::string& cart_id,
