@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "messaging/log_row.hpp"
 #include "messaging/recent_payloads.hpp"
 
 namespace acme::messaging {
@@ -101,29 +102,14 @@ const ContractRegistry& Outbox::contracts() const { return impl_->contracts; }
 
 Result<std::vector<Envelope>> ReadMessages(storage::Connection& db, const MessageFilter& filter) {
     const Value v[] = {filter.subject, filter.subject, filter.type, filter.type};
-    auto rows = db.Query(
-        "SELECT seq, id, type, source, subject, dataschema, correlation_id, causation_id, "
-        "traceparent, data, time FROM bus_log WHERE (? = '' OR subject = ?) AND (? = '' OR type "
-        "= ?) ORDER BY seq",
-        v);
+    auto rows = db.Query(std::string("SELECT ") + kLogColumns +
+                             " FROM bus_log WHERE (? = '' OR subject = ?) AND (? = '' OR type = "
+                             "?) ORDER BY seq",
+                         v);
     if (!rows) return std::unexpected(rows.error());
     std::vector<Envelope> out;
     out.reserve(rows->size());
-    for (auto& r : *rows) {
-        Envelope e;
-        e.seq = r.Int(0);
-        e.id = r.TakeText(1);
-        e.type = r.TakeText(2);
-        e.source = r.TakeText(3);
-        e.subject = r.TakeText(4);
-        e.dataschema = r.TakeText(5);
-        e.correlation_id = r.TakeText(6);
-        e.causation_id = r.TakeText(7);
-        e.traceparent = r.TakeText(8);
-        e.data = r.TakeText(9);
-        e.time = r.TakeText(10);
-        out.push_back(std::move(e));
-    }
+    for (auto& r : *rows) out.push_back(EnvelopeFromRow(r));
     return out;
 }
 

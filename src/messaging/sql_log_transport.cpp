@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "messaging/log_row.hpp"
+
 namespace acme::messaging {
 
 namespace {
@@ -61,27 +63,6 @@ CREATE TABLE IF NOT EXISTS bus_dead_letters (
 
 // A round's message budget, in batches (see ProcessRound).
 constexpr std::size_t kRoundBatches = 4;
-
-constexpr const char* kColumns =
-    "seq, id, type, source, subject, dataschema, correlation_id, causation_id, traceparent, data, "
-    "time";
-
-// Moves the columns out of the row.
-Envelope FromRow(storage::Row& r, std::size_t at = 0) {
-    Envelope e;
-    e.seq = r.Int(at);
-    e.id = r.TakeText(at + 1);
-    e.type = r.TakeText(at + 2);
-    e.source = r.TakeText(at + 3);
-    e.subject = r.TakeText(at + 4);
-    e.dataschema = r.TakeText(at + 5);
-    e.correlation_id = r.TakeText(at + 6);
-    e.causation_id = r.TakeText(at + 7);
-    e.traceparent = r.TakeText(at + 8);
-    e.data = r.TakeText(at + 9);
-    e.time = r.TakeText(at + 10);
-    return e;
-}
 
 }  // namespace
 
@@ -194,7 +175,7 @@ void SqlLogTransport::Impl::PrepareFetchSql(Consumer& c) {
     }
     // `+type` keeps SQLite on the primary key: a range scan over the new rows, in order, with
     // no sort; the range is short because `scanned` skips rows other consumers care about.
-    c.fetch_sql = std::string("SELECT ") + kColumns +
+    c.fetch_sql = std::string("SELECT ") + kLogColumns +
                   " FROM bus_log WHERE seq > ? AND seq <= ? AND +type IN (" + in +
                   ") ORDER BY seq LIMIT ?";
 }
@@ -346,7 +327,7 @@ auto SqlLogTransport::Impl::Fetch(Consumer& c, storage::Connection& db) -> Resul
     f.full = rows->size() == static_cast<std::size_t>(options_.batch_size);
     f.batch.reserve(rows->size());
     for (auto& r : *rows) {
-        f.batch.push_back(FromRow(r));
+        f.batch.push_back(EnvelopeFromRow(r));
         f.batch.back().payload = outbox_.TakeLocal(f.batch.back().id);
     }
     return f;
@@ -518,7 +499,7 @@ Result<std::size_t> SqlLogTransport::Impl::ProcessRetries(Consumer& c, storage::
     std::size_t done = 0;
     for (auto& row : *rows) {
         const int attempts = static_cast<int>(row.Int(0));
-        const Envelope e = FromRow(row, 1);
+        const Envelope e = EnvelopeFromRow(row, 1);
         const Value del[] = {c.name, e.seq};
         // Out of log order: the inbox list says whether it was applied.
         auto r = HandleAlone(c, db, e, -1, [&] {
