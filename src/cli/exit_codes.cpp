@@ -9,7 +9,7 @@ int ExitCodeFor(ErrorCode code) {
         case ErrorCode::kInvalidArgument:
         case ErrorCode::kUnprocessable:
         case ErrorCode::kFailedPrecondition:
-            return 2;
+            return kExitUsage;
         case ErrorCode::kNotFound:
             return 3;
         case ErrorCode::kConflict:

@@ -10,6 +10,7 @@ namespace acme::cli {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFindings = 1;
+inline constexpr int kExitUsage = 2;
 
 [[nodiscard]] int ExitCodeFor(ErrorCode code);
 // Prints "acme: <message>" to stderr and returns the exit code for the error.

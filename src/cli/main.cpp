@@ -23,7 +23,9 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // CLI11 prints the message (or --help, --version: success); any refusal is bad usage,
+        // exit status 2 as exit_codes.hpp says, not CLI11's own 100-odd codes.
+        return app.exit(e) == 0 ? acme::cli::kExitOk : acme::cli::kExitUsage;
     } catch (const std::exception& e) {
         // A last net: every adapter turns its library's exceptions into errors, so reaching
         // this is a bug, reported as one rather than as an abort.
