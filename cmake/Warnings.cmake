@@ -23,12 +23,18 @@ endif()
 
 # acme_add_test(NAME name SOURCES ... LIBS ... LABELS ...)
 function(acme_add_test)
-    cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
+    # POSTGRES: the tests need the PostgreSQL test server (fixture `postgres`, tests/).
+    cmake_parse_arguments(T "POSTGRES" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
     add_executable(${T_NAME} ${T_SOURCES})
     target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main acme::warnings)
     # An empty LABELS would swallow the next key (ENVIRONMENT became a label and the
     # variable was lost): name only the properties that have a value.
     set(props ENVIRONMENT "ACME_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    # One label per binary: gtest_discover_tests splits a list value into keys.
+    if(T_POSTGRES)
+        set(T_LABELS postgres)
+        list(APPEND props FIXTURES_REQUIRED postgres)
+    endif()
     if(T_LABELS)
         list(APPEND props LABELS "${T_LABELS}")
     endif()

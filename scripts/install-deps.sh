@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Acme needs to build and test, from Debian's packages (promtool from
-# prometheus and strace are for tests only; and the npm
+# prometheus and strace are for tests only; the postgresql server runs the scale-out mode and
+# its tests, started by scripts/pg.sh, never as a system service); and the npm
 # registry for EventCatalog's own linter, used by one optional test and the benchmark).
 set -euo pipefail
 
@@ -10,6 +11,7 @@ packages=(
     nlohmann-json3-dev libvalijson-dev libyaml-dev libyaml-cpp-dev libcli11-dev
     libgraphviz-dev graphviz
     libboost1.81-dev libsqlite3-dev sqlite3 libjemalloc-dev curl
+    libpq-dev postgresql
     time clang-format
     prometheus strace
 )

@@ -23,6 +23,18 @@ CREATE TABLE IF NOT EXISTS inv_reservations (
     items TEXT NOT NULL, updated_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql";
+// The same tables on PostgreSQL: 64-bit integers (SQLite's INTEGER), heap tables.
+constexpr const char* kPostgresSchema = R"sql(
+CREATE TABLE IF NOT EXISTS inv_stock (
+    sku TEXT PRIMARY KEY, on_hand BIGINT NOT NULL CHECK (on_hand >= 0),
+    reserved BIGINT NOT NULL CHECK (reserved >= 0), initial BIGINT NOT NULL,
+    CHECK (reserved <= on_hand)
+);
+CREATE TABLE IF NOT EXISTS inv_reservations (
+    id TEXT PRIMARY KEY, checkout_id TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+    items TEXT NOT NULL, updated_ms BIGINT NOT NULL
+);
+)sql";
 
 // Sums quantities per SKU of `items` ([{sku, quantity}, ...]).
 std::map<std::string, std::int64_t> Quantities(const json& items) {
@@ -86,8 +98,10 @@ Result<void> Release(messaging::Publisher& out, const std::string& reservation_i
 }  // namespace
 
 Result<void> InventoryService::Migrate(storage::Connection& db) {
-    static constexpr storage::Migration kSteps[] = {
-        {.version = 1, .summary = "stock, reservations", .sqlite = kSchema, .postgresql = {}}};
+    static constexpr storage::Migration kSteps[] = {{.version = 1,
+                                                     .summary = "stock, reservations",
+                                                     .sqlite = kSchema,
+                                                     .postgresql = kPostgresSchema}};
     return storage::Migrate(db, kService, kSteps);
 }
 

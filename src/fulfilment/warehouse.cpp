@@ -17,12 +17,19 @@ CREATE TABLE IF NOT EXISTS wh_shipments (
     authorization_id TEXT NOT NULL, amount TEXT NOT NULL, tracking TEXT
 ) WITHOUT ROWID;
 )sql";
+// The same tables on PostgreSQL: 64-bit integers (SQLite's INTEGER), heap tables.
+constexpr const char* kPostgresSchema = R"sql(
+CREATE TABLE IF NOT EXISTS wh_shipments (
+    order_id TEXT PRIMARY KEY, state TEXT NOT NULL, next_at BIGINT NOT NULL,
+    authorization_id TEXT NOT NULL, amount TEXT NOT NULL, tracking TEXT
+);
+)sql";
 
 }  // namespace
 
 Result<void> WarehouseService::Migrate(storage::Connection& db) {
     static constexpr storage::Migration kSteps[] = {
-        {.version = 1, .summary = "shipments", .sqlite = kSchema, .postgresql = {}}};
+        {.version = 1, .summary = "shipments", .sqlite = kSchema, .postgresql = kPostgresSchema}};
     return storage::Migrate(db, kService, kSteps);
 }
 

@@ -14,12 +14,20 @@ CREATE TABLE IF NOT EXISTS ord_checkouts (
     id TEXT PRIMARY KEY, cart_id TEXT NOT NULL, accepted_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql";
+// The same tables on PostgreSQL: 64-bit integers (SQLite's INTEGER), heap tables.
+constexpr const char* kPostgresSchema = R"sql(
+CREATE TABLE IF NOT EXISTS ord_checkouts (
+    id TEXT PRIMARY KEY, cart_id TEXT NOT NULL, accepted_ms BIGINT NOT NULL
+);
+)sql";
 
 }  // namespace
 
 Result<void> CheckoutApi::Migrate(storage::Connection& db) {
-    static constexpr storage::Migration kSteps[] = {
-        {.version = 1, .summary = "accepted checkouts", .sqlite = kSchema, .postgresql = {}}};
+    static constexpr storage::Migration kSteps[] = {{.version = 1,
+                                                     .summary = "accepted checkouts",
+                                                     .sqlite = kSchema,
+                                                     .postgresql = kPostgresSchema}};
     return storage::Migrate(db, kService, kSteps);
 }
 

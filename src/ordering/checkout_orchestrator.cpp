@@ -28,6 +28,22 @@ CREATE TABLE IF NOT EXISTS ord_saga_steps (
     finished_ms INTEGER, outcome TEXT, PRIMARY KEY (checkout_id, step)
 ) WITHOUT ROWID;
 )sql";
+// The same tables on PostgreSQL: 64-bit integers (SQLite's INTEGER), heap tables.
+constexpr const char* kPostgresSchema = R"sql(
+CREATE TABLE IF NOT EXISTS ord_sagas (
+    checkout_id TEXT PRIMARY KEY, state TEXT NOT NULL, data TEXT NOT NULL,
+    reservation_id TEXT, authorization_id TEXT, order_id TEXT, reason TEXT,
+    deadline_at BIGINT, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL,
+    step_started_ms BIGINT
+);
+CREATE INDEX IF NOT EXISTS ord_sagas_deadline ON ord_sagas(deadline_at);
+-- A row per finished step (the running step's start is ord_sagas.step_started_ms); rows
+-- without finished_ms come from databases written before that column.
+CREATE TABLE IF NOT EXISTS ord_saga_steps (
+    checkout_id TEXT NOT NULL, step TEXT NOT NULL, started_ms BIGINT NOT NULL,
+    finished_ms BIGINT, outcome TEXT, PRIMARY KEY (checkout_id, step)
+);
+)sql";
 
 // The columns holding each step's result, in step order (saga/checkout_saga.hpp).
 constexpr const char* kResultColumns[] = {"reservation_id", "authorization_id", "order_id"};
@@ -147,7 +163,7 @@ Result<void> Migrate(storage::Connection& db, const char* component) {
     static constexpr storage::Migration kSteps[] = {{.version = 1,
                                                      .summary = "sagas, steps",
                                                      .sqlite = kSchema,
-                                                     .postgresql = {},
+                                                     .postgresql = kPostgresSchema,
                                                      .upgrade = kStepStarted}};
     return storage::Migrate(db, component, kSteps);
 }

@@ -26,6 +26,24 @@ CREATE TABLE IF NOT EXISTS ord_orders (
     updated_ms INTEGER NOT NULL
 );
 )sql";
+// The same tables on PostgreSQL: 64-bit integers (SQLite's INTEGER), heap tables.
+constexpr const char* kPostgresSchema = R"sql(
+CREATE TABLE IF NOT EXISTS ord_cancellations (
+    order_id TEXT PRIMARY KEY, requested_ms BIGINT NOT NULL
+);
+-- A customer's cancel or return request, accepted once: the first request of a kind wins,
+-- in parallel as in sequence (a repeat is a 409 with the order's status).
+CREATE TABLE IF NOT EXISTS ord_customer_requests (
+    order_id TEXT NOT NULL, kind TEXT NOT NULL, requested_ms BIGINT NOT NULL,
+    PRIMARY KEY (order_id, kind)
+);
+CREATE TABLE IF NOT EXISTS ord_orders (
+    id TEXT PRIMARY KEY, checkout_id TEXT NOT NULL UNIQUE, customer_id TEXT NOT NULL,
+    status TEXT NOT NULL, items TEXT NOT NULL, total BIGINT NOT NULL, currency TEXT NOT NULL,
+    reservation_id TEXT NOT NULL, authorization_id TEXT NOT NULL, created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
+)sql";
 
 }  // namespace
 
@@ -34,7 +52,7 @@ Result<void> OrderService::Migrate(storage::Connection& db) {
         {.version = 1,
          .summary = "orders, cancellations, customer requests",
          .sqlite = kSchema,
-         .postgresql = {}}};
+         .postgresql = kPostgresSchema}};
     return storage::Migrate(db, kService, kSteps);
 }
 

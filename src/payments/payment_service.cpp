@@ -35,6 +35,24 @@ CREATE TABLE IF NOT EXISTS pay_refunds (
 );
 CREATE INDEX IF NOT EXISTS pay_refunds_requested ON pay_refunds(status, next_at);
 )sql";
+// The same tables on PostgreSQL: 64-bit integers (SQLite's INTEGER), heap tables.
+constexpr const char* kPostgresSchema = R"sql(
+CREATE TABLE IF NOT EXISTS pay_payments (
+    checkout_id TEXT PRIMARY KEY, authorization_id TEXT UNIQUE, status TEXT NOT NULL,
+    amount BIGINT NOT NULL, currency TEXT NOT NULL, token TEXT NOT NULL, reason TEXT,
+    answer_at BIGINT, order_id TEXT, updated_ms BIGINT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0, next_at BIGINT NOT NULL DEFAULT 0,
+    request_id TEXT, traceparent TEXT
+);
+CREATE INDEX IF NOT EXISTS pay_payments_requested ON pay_payments(status, next_at);
+CREATE TABLE IF NOT EXISTS pay_refunds (
+    order_id TEXT PRIMARY KEY, checkout_id TEXT NOT NULL, authorization_id TEXT NOT NULL,
+    amount BIGINT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, refund_id TEXT UNIQUE,
+    reason TEXT, attempts BIGINT NOT NULL DEFAULT 0, next_at BIGINT NOT NULL DEFAULT 0,
+    request_id TEXT, traceparent TEXT, updated_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pay_refunds_requested ON pay_refunds(status, next_at);
+)sql";
 
 // Voids an authorization that is still authorized (a no-op for anything else, so a
 // redelivered void is harmless) and answers payment-voided with `reply`.
@@ -203,8 +221,10 @@ Result<std::size_t> PaymentService::CallGatewayForRefunds(messaging::Bus& bus,
 }
 
 Result<void> PaymentService::Migrate(storage::Connection& db) {
-    static constexpr storage::Migration kSteps[] = {
-        {.version = 1, .summary = "payments, refunds", .sqlite = kSchema, .postgresql = {}}};
+    static constexpr storage::Migration kSteps[] = {{.version = 1,
+                                                     .summary = "payments, refunds",
+                                                     .sqlite = kSchema,
+                                                     .postgresql = kPostgresSchema}};
     return storage::Migrate(db, kService, kSteps);
 }
 

@@ -24,6 +24,25 @@ storage::WalCheckpointer::Stats System::CheckpointStats() const {
     return checkpointer_ ? checkpointer_->stats() : storage::WalCheckpointer::Stats{};
 }
 
+Result<void> MigrateServices(storage::Connection& db) {
+    for (auto* migrate :
+         {&shopping::CartService::Migrate, &ordering::CheckoutApi::Migrate,
+          &ordering::CheckoutOrchestrator::Migrate, &ordering::OrderService::Migrate,
+          &payments::PaymentService::Migrate, &fulfilment::InventoryService::Migrate,
+          &fulfilment::WarehouseService::Migrate}) {
+        if (auto ok = (*migrate)(db); !ok) return ok;
+    }
+    return {};
+}
+
+Result<void> SeedDemo(storage::Connection& db, std::int64_t initial_stock) {
+    const auto products = shopping::DemoProducts();
+    if (auto ok = shopping::CartService::Seed(db, products); !ok) return ok;
+    std::vector<fulfilment::StockLevel> stock;
+    for (const auto& p : products) stock.push_back({p.sku, initial_stock, 0, 0});
+    return fulfilment::InventoryService::Seed(db, stock);
+}
+
 Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock& clock) {
     auto catalog = catalog::LoadCatalog(options.catalog_dir, {.keep_bodies = false});
     if (!catalog) return std::unexpected(catalog.error());
@@ -37,21 +56,10 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
     auto db = s->Connect();
     if (!db) return std::unexpected(db.error());
     s->db_ = std::move(*db);
-    for (auto* migrate :
-         {&messaging::Bus::Migrate, &shopping::CartService::Migrate,
-          &ordering::CheckoutApi::Migrate, &ordering::CheckoutOrchestrator::Migrate,
-          &ordering::OrderService::Migrate, &payments::PaymentService::Migrate,
-          &fulfilment::InventoryService::Migrate, &fulfilment::WarehouseService::Migrate}) {
-        if (auto ok = (*migrate)(*s->db_); !ok) return std::unexpected(ok.error());
-    }
+    if (auto ok = messaging::Bus::Migrate(*s->db_); !ok) return std::unexpected(ok.error());
+    if (auto ok = MigrateServices(*s->db_); !ok) return std::unexpected(ok.error());
     if (s->options_.seed) {
-        const auto products = shopping::DemoProducts();
-        if (auto ok = shopping::CartService::Seed(*s->db_, products); !ok) {
-            return std::unexpected(ok.error());
-        }
-        std::vector<fulfilment::StockLevel> stock;
-        for (const auto& p : products) stock.push_back({p.sku, s->options_.initial_stock, 0, 0});
-        if (auto ok = fulfilment::InventoryService::Seed(*s->db_, stock); !ok) {
+        if (auto ok = SeedDemo(*s->db_, s->options_.initial_stock); !ok) {
             return std::unexpected(ok.error());
         }
     }

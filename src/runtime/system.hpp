@@ -41,6 +41,13 @@ struct SystemOptions {
     bool background_checkpoint = true;
 };
 
+// Creates (or brings up to date) every service's tables, the bus's excepted; on SQLite and on
+// PostgreSQL. Safe when several processes start together (storage::Migrate).
+[[nodiscard]] Result<void> MigrateServices(storage::Connection& db);
+// The demo products and `initial_stock` units of each; products and stock already there are
+// kept as they are.
+[[nodiscard]] Result<void> SeedDemo(storage::Connection& db, std::int64_t initial_stock);
+
 class System {
   public:
     ~System();

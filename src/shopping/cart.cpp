@@ -25,6 +25,24 @@ CREATE TABLE IF NOT EXISTS shop_checkout_keys (
     request_fingerprint TEXT
 ) WITHOUT ROWID;
 )sql";
+// The same tables on PostgreSQL: 64-bit integers (SQLite's INTEGER), heap tables.
+constexpr const char* kPostgresSchema = R"sql(
+CREATE TABLE IF NOT EXISTS shop_products (
+    sku TEXT PRIMARY KEY, name TEXT NOT NULL, price BIGINT NOT NULL, currency TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shop_carts (
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, status TEXT NOT NULL,
+    checkout_id TEXT, created_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shop_cart_items (
+    cart_id TEXT NOT NULL, sku TEXT NOT NULL, quantity BIGINT NOT NULL,
+    unit_price BIGINT NOT NULL, PRIMARY KEY (cart_id, sku)
+);
+CREATE TABLE IF NOT EXISTS shop_checkout_keys (
+    idempotency_key TEXT PRIMARY KEY, cart_id TEXT NOT NULL, checkout_id TEXT NOT NULL UNIQUE,
+    request_fingerprint TEXT
+);
+)sql";
 
 }  // namespace
 
@@ -46,7 +64,7 @@ Result<void> CartService::Migrate(storage::Connection& db) {
     static constexpr storage::Migration kSteps[] = {{.version = 1,
                                                      .summary = "carts, products, checkout keys",
                                                      .sqlite = kSchema,
-                                                     .postgresql = {},
+                                                     .postgresql = kPostgresSchema,
                                                      .upgrade = kFingerprint}};
     return storage::Migrate(db, kService, kSteps);
 }

@@ -1,9 +1,9 @@
 // The database interface every service writes through, and its SQLite backend.
 //
 // A `Connection` runs SQL with positional `?` parameters and returns rows of plain values,
-// so services never see a driver type; the PostgreSQL backend will implement the same
-// interface. A connection is used by one thread at a time. Statements are prepared once and
-// cached per connection.
+// so services never see a driver type; SQLite (`OpenSqlite`) and PostgreSQL (`OpenPostgres`)
+// implement it. A connection is used by one thread at a time. Statements are prepared once
+// and cached per connection.
 //
 // What every backend guarantees, and all domain code may rely on (no more):
 // - A transaction (Begin ... Commit) is atomic and durable at Commit, and sees its own writes.
@@ -15,6 +15,12 @@
 //   NOTHING`, then check Changes()).
 // - Two transactions writing the same row are serialized: the second waits for the first, or
 //   fails with kUnavailable/kConflict and nothing of it stays.
+// - A statement that fails inside a transaction fails the transaction (PostgreSQL aborts it):
+//   the caller rolls back. Only a nested Begin (a savepoint) contains a failure to itself.
+// - kUnavailable means "try again": the database is busy, restarting or unreachable. A
+//   connection that lost its server reconnects on its next use outside a transaction; the
+//   transaction it was in is gone (a Commit whose answer was lost may have committed: units
+//   are retried, and consumers' inboxes absorb a second delivery).
 // SQLite gives more (one writer at a time: Begin takes the write lock up front), but nothing
 // outside `src/storage` and the SQLite log transport may count on it.
 //
@@ -110,6 +116,24 @@ struct WalWriteStats {
 [[nodiscard]] Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path,
                                                              const SqliteOptions& options = {});
 
+struct PostgresOptions {
+    int connect_timeout_s = 10;
+    // A wait for a lock past this fails the statement with kUnavailable (SQLite's busy
+    // timeout, here).
+    int lock_timeout_ms = 10000;
+    // Shown in pg_stat_activity: which service and instance holds the connection.
+    std::string application_name;
+};
+
+// Connects to a PostgreSQL server by URL (`postgresql://user@host:port/db?options=...`, libpq's
+// syntax; `options=-csearch_path%3Dschema` picks the schema unqualified names live in).
+// kUnavailable when the server cannot be reached.
+[[nodiscard]] Result<std::unique_ptr<Connection>> OpenPostgres(std::string_view url,
+                                                               const PostgresOptions& options = {});
+
+// Whether `url` names a PostgreSQL database (postgresql:// or postgres://).
+[[nodiscard]] bool IsPostgresUrl(std::string_view url);
+
 // Copies an SQLite database's WAL back into the database file from a thread of its own, in
 // PASSIVE mode (it never waits for the writer or for readers), whenever a commit of this
 // process finds the WAL past its `autocheckpoint_pages`. That commit's thread then does not
@@ -174,7 +198,8 @@ struct Migration {
 // Applies the steps of `component` that this database has not had yet. kFailedPrecondition when a
 // step has no script for the connection's dialect; steps must be in increasing version order.
 // Safe when several processes start together: the check and the steps run in one write
-// transaction.
+// transaction, which on PostgreSQL first takes a transaction-level advisory lock (concurrent
+// `CREATE TABLE IF NOT EXISTS` would otherwise race on the catalog).
 [[nodiscard]] Result<void> Migrate(Connection& db, std::string_view component,
                                    std::span<const Migration> steps);
 

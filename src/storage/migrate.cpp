@@ -11,6 +11,9 @@ constexpr const char* kMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER NOT "
     "NULL, summary TEXT NOT NULL, PRIMARY KEY (component, version))";
 
+// The advisory lock key migrations hold on PostgreSQL ("acmemigr" in ASCII).
+const Value kMigrationLock[] = {std::int64_t{0x61636d656d696772}};
+
 std::string_view ScriptFor(const Migration& m, Dialect dialect) {
     switch (dialect) {
         case Dialect::kSqlite:
@@ -42,6 +45,12 @@ Result<void> Migrate(Connection& db, std::string_view component, std::span<const
         }
     }
     return InTransaction(db, [&]() -> Result<void> {
+        if (db.dialect() == Dialect::kPostgresql) {
+            // One migrating process at a time per database; released at commit or rollback.
+            if (auto ok = db.Query("SELECT pg_advisory_xact_lock(?)", kMigrationLock); !ok) {
+                return std::unexpected(ok.error());
+            }
+        }
         if (auto ok = db.Execute(kMigrationsTable); !ok) return ok;
         const Value who[] = {std::string(component)};
         auto rows = db.Query(
