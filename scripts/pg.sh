@@ -45,7 +45,7 @@ as_pg() {
 free_port() {
     local p
     for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 20000))
+        p=$((10000 + RANDOM % 10000))  # below the tests' 20000-39999 and the ephemeral ports
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return

@@ -18,6 +18,8 @@ namespace {
 
 struct ServeArgs {
     std::string data = "data";
+    std::string db;        // postgresql://...: the scale-out mode
+    std::string services;  // comma-separated; empty: all
     std::string listen = "127.0.0.1:8080";
     std::string catalog = "catalog";
     std::string durability = "full";
@@ -51,6 +53,12 @@ int RunServe(const ServeArgs& args) {
     }
     runtime::SystemOptions options;
     options.data_dir = args.data;
+    options.database_url = args.db;
+    for (std::size_t at = 0; at < args.services.size();) {
+        const std::size_t comma = std::min(args.services.find(',', at), args.services.size());
+        if (comma > at) options.services.insert(args.services.substr(at, comma - at));
+        at = comma + 1;
+    }
     options.catalog_dir = args.catalog;
     options.durability =
         args.durability == "full" ? storage::Durability::kFull : storage::Durability::kNormal;
@@ -73,38 +81,64 @@ int RunServe(const ServeArgs& args) {
     auto system = runtime::System::Open(options, clock);
     if (!system) return ReportError(system.error());
     if (auto ok = (*system)->Start(); !ok) return ReportError(ok.error());
-    http::Api api(**system, {.max_backlog = args.max_backlog});
-    auto server =
-        http::HttpServer::Start({.host = args.listen.substr(0, colon),
-                                 .port = static_cast<std::uint16_t>(port),
-                                 .threads = args.http_threads,
-                                 .max_connections = args.max_connections},
-                                [&api](const http::HttpRequest& r, http::Respond respond) {
-                                    api.Handle(r, std::move(respond));
-                                });
-    if (!server) return ReportError(server.error());
-    api.SetServerStats([s = server->get()] { return s->Stats(); });
-    const std::string base =
-        "http://" + args.listen.substr(0, colon) + ":" + std::to_string((*server)->port());
-    std::printf(
-        "acme serve: Place an Order is running (every service in one process)\n"
-        "  products   %s/products\n"
-        "  health     %s/healthz\n"
-        "  metrics    %s/metrics\n"
-        "  data       %s (SQLite, WAL, synchronous=%s)\n"
-        "  contracts  %s\n"
-        "try: curl -s -XPOST %s/carts -H 'content-type: application/json' -d "
-        "'{\"customerId\":\"me\"}'\n"
-        "check the invariants any time: acme audit --data %s --allow-pending\n"
-        "stop with Ctrl-C\n",
-        base.c_str(), base.c_str(), base.c_str(), (*system)->DatabasePath().c_str(),
-        args.durability == "full" ? "FULL" : "NORMAL", args.catalog.c_str(), base.c_str(),
-        args.data.c_str());
+    // The HTTP API is the cart-api's (and the checkouts it accepts): served where it runs.
+    std::unique_ptr<http::Api> api;
+    std::unique_ptr<http::HttpServer> server;
+    std::string base;
+    if ((*system)->Runs(shopping::CartService::kService)) {
+        api = std::make_unique<http::Api>(**system,
+                                          http::ApiOptions{.max_backlog = args.max_backlog});
+        auto started = http::HttpServer::Start(
+            {.host = args.listen.substr(0, colon),
+             .port = static_cast<std::uint16_t>(port),
+             .threads = args.http_threads,
+             .max_connections = args.max_connections},
+            [a = api.get()](const http::HttpRequest& r, http::Respond respond) {
+                a->Handle(r, std::move(respond));
+            });
+        if (!started) return ReportError(started.error());
+        server = std::move(*started);
+        api->SetServerStats([s = server.get()] { return s->Stats(); });
+        base = "http://" + args.listen.substr(0, colon) + ":" + std::to_string(server->port());
+    }
+    std::string running;
+    for (const auto& name : runtime::ServiceNames()) {
+        if ((*system)->Runs(name)) running += (running.empty() ? "" : ",") + name;
+    }
+    const bool embedded = args.db.empty();
+    const std::string store = embedded ? (*system)->DatabasePath().string() +
+                                             " (SQLite, WAL, synchronous=" +
+                                             (args.durability == "full" ? "FULL" : "NORMAL") + ")"
+                                       : "PostgreSQL (the SQL queue transport)";
+    std::printf("acme serve: Place an Order is running (%s)\n",
+                options.services.empty() ? "every service in one process" : running.c_str());
+    if (server) {
+        std::printf(
+            "  http=%s\n  products   %s/products\n  health     %s/healthz\n"
+            "  metrics    %s/metrics\n",
+            base.c_str(), base.c_str(), base.c_str(), base.c_str());
+    } else {
+        std::printf("  no HTTP here (cart-api runs elsewhere)\n");
+    }
+    std::printf("  data       %s\n  contracts  %s\n", store.c_str(), args.catalog.c_str());
+    if (server) {
+        std::printf(
+            "try: curl -s -XPOST %s/carts -H 'content-type: application/json' -d "
+            "'{\"customerId\":\"me\"}'\n",
+            base.c_str());
+    }
+    if (embedded) {
+        std::printf("check the invariants any time: acme audit --data %s --allow-pending\n",
+                    args.data.c_str());
+    } else {
+        std::printf("check the invariants any time: acme audit --db URL --allow-pending\n");
+    }
+    std::printf("stop with Ctrl-C\n");
     std::fflush(stdout);
     int received = 0;
     sigwait(&signals, &received);
     std::printf("acme serve: stopping (signal %d)\n", received);
-    (*server)->Stop();
+    if (server) server->Stop();
     (*system)->Stop();
     return kExitOk;
 }
@@ -121,8 +155,28 @@ Result<std::unique_ptr<storage::Connection>> OpenExisting(const std::string& dat
     return storage::OpenSqlite(path);
 }
 
-int RunAudit(const std::string& data, bool allow_pending) {
-    auto db = OpenExisting(data);
+// The store named by --db (a PostgreSQL URL) or else --data (an existing data folder).
+struct StoreArgs {
+    std::string data = "data";
+    std::string db;
+};
+
+Result<std::unique_ptr<storage::Connection>> OpenStore(const StoreArgs& store) {
+    if (store.db.empty()) return OpenExisting(store.data);
+    if (!storage::IsPostgresUrl(store.db)) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "--db takes a postgresql:// URL, not '" + store.db + "'");
+    }
+    return storage::OpenPostgres(store.db, {.application_name = "acme-cli"});
+}
+
+void AddStoreOptions(CLI::App& cmd, StoreArgs& store) {
+    cmd.add_option("--data", store.data, "data folder of the embedded mode (default ./data)");
+    cmd.add_option("--db", store.db, "PostgreSQL URL of the scale-out mode (instead of --data)");
+}
+
+int RunAudit(const StoreArgs& store, bool allow_pending) {
+    auto db = OpenStore(store);
     if (!db) return ReportError(db.error());
     auto report = runtime::Audit(
         **db, allow_pending ? runtime::Pending::kAllowed : runtime::Pending::kViolation);
@@ -137,8 +191,8 @@ int RunAudit(const std::string& data, bool allow_pending) {
     return report->Clean() ? kExitOk : kExitFindings;
 }
 
-int RunDlqList(const std::string& data, bool all) {
-    auto db = OpenExisting(data);
+int RunDlqList(const StoreArgs& store, bool all) {
+    auto db = OpenStore(store);
     if (!db) return ReportError(db.error());
     auto list = messaging::ListDeadLetters(
         **db, all ? messaging::Replayed::kInclude : messaging::Replayed::kExclude);
@@ -153,8 +207,8 @@ int RunDlqList(const std::string& data, bool all) {
     return kExitOk;
 }
 
-int RunDlqReplay(const std::string& data, std::int64_t id) {
-    auto db = OpenExisting(data);
+int RunDlqReplay(const StoreArgs& store, std::int64_t id) {
+    auto db = OpenStore(store);
     if (!db) return ReportError(db.error());
     SystemClock clock;
     auto n = messaging::ReplayDeadLetters(**db, id, clock.NowMillis());
@@ -182,6 +236,14 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
     CLI::App* serve =
         app.add_subcommand("serve", "run every service in one process with the HTTP API");
     serve->add_option("--data", serve_args->data, "data folder (default ./data)");
+    serve->add_option("--db", serve_args->db,
+                      "postgresql://... : run on PostgreSQL (the scale-out mode: any number of "
+                      "processes share the database) instead of SQLite under --data");
+    serve->add_option("--services", serve_args->services,
+                      "comma-separated services this process runs (default all): cart-api "
+                      "(with the HTTP API), checkout-api, checkout-orchestrator, "
+                      "inventory-service, order-service, payment-service, promotions-service, "
+                      "warehouse-service");
     serve->add_option("--listen", serve_args->listen, "HOST:PORT (default 127.0.0.1:8080)");
     serve->add_option("--catalog", serve_args->catalog,
                       "catalog enforced at run time (default ./catalog)");
@@ -235,31 +297,31 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
     AddWriterOptions(*serve, serve_args->checkpoint, serve_args->writer_nice);
     serve->callback([&exit_code, serve_args] { exit_code = RunServe(*serve_args); });
 
-    auto audit_data = std::make_shared<std::string>("data");
+    auto audit_store = std::make_shared<StoreArgs>();
     auto allow_pending = std::make_shared<bool>(false);
     CLI::App* audit =
         app.add_subcommand("audit", "check the system's invariants over stored state");
-    audit->add_option("--data", *audit_data, "data folder (default ./data)");
+    AddStoreOptions(*audit, *audit_store);
     audit->add_flag("--allow-pending", *allow_pending,
                     "checkouts still in flight are not violations");
-    audit->callback([&exit_code, audit_data, allow_pending] {
-        exit_code = RunAudit(*audit_data, *allow_pending);
+    audit->callback([&exit_code, audit_store, allow_pending] {
+        exit_code = RunAudit(*audit_store, *allow_pending);
     });
 
-    auto dlq_data = std::make_shared<std::string>("data");
+    auto dlq_store = std::make_shared<StoreArgs>();
     CLI::App* dlq = app.add_subcommand("dlq", "dead letters: list and replay");
     dlq->require_subcommand(1);
     auto all = std::make_shared<bool>(false);
     CLI::App* list = dlq->add_subcommand("list", "list dead letters with their reason");
-    list->add_option("--data", *dlq_data, "data folder (default ./data)");
+    AddStoreOptions(*list, *dlq_store);
     list->add_flag("--all", *all, "include replayed ones");
-    list->callback([&exit_code, dlq_data, all] { exit_code = RunDlqList(*dlq_data, *all); });
+    list->callback([&exit_code, dlq_store, all] { exit_code = RunDlqList(*dlq_store, *all); });
     auto id = std::make_shared<std::int64_t>(0);
     CLI::App* replay =
         dlq->add_subcommand("replay", "put a dead letter (or all) back on its retry queue");
-    replay->add_option("--data", *dlq_data, "data folder (default ./data)");
+    AddStoreOptions(*replay, *dlq_store);
     replay->add_option("id", *id, "dead letter id (default: all)")->check(CLI::NonNegativeNumber);
-    replay->callback([&exit_code, dlq_data, id] { exit_code = RunDlqReplay(*dlq_data, *id); });
+    replay->callback([&exit_code, dlq_store, id] { exit_code = RunDlqReplay(*dlq_store, *id); });
 }
 
 }  // namespace acme::cli

@@ -12,9 +12,11 @@ namespace {
 
 using nlohmann::json;
 
-class InventoryTest : public ::testing::Test {
+class InventoryTest : public ::testing::TestWithParam<storage::Dialect> {
   protected:
-    InventoryTest() : inventory_(h_.ids()) {
+    InventoryTest() : inventory_(h_.ids()) {}
+    void SetUp() override {
+        if (!h_.ready()) GTEST_SKIP() << h_.why();
         EXPECT_TRUE(InventoryService::Migrate(h_.db()));
         EXPECT_TRUE(
             InventoryService::Seed(h_.db(), {{"SKU-MUG", 3, 0, 0}, {"SKU-KETTLE", 1, 0, 0}}));
@@ -38,11 +40,14 @@ class InventoryTest : public ::testing::Test {
         return {-1, -1};
     }
 
-    messaging::testing::ServiceHarness h_;
+    messaging::testing::ServiceHarness h_{GetParam()};
     InventoryService inventory_;
 };
 
-TEST_F(InventoryTest, AReservationHoldsStockAndAnswersWithItsId) {
+INSTANTIATE_TEST_SUITE_P(Backends, InventoryTest, storage::testing::AllBackends(),
+                         storage::testing::BackendName);
+
+TEST_P(InventoryTest, AReservationHoldsStockAndAnswersWithItsId) {
     ASSERT_TRUE(Reserve("c1", Items("SKU-MUG", 2)));
     ASSERT_TRUE(h_.Run());
     const json reserved = h_.Last("inventory-reserved");
@@ -51,7 +56,7 @@ TEST_F(InventoryTest, AReservationHoldsStockAndAnswersWithItsId) {
     EXPECT_EQ(Level("SKU-MUG"), (std::pair<std::int64_t, std::int64_t>{3, 2}));
 }
 
-TEST_F(InventoryTest, AShortageReservesNothingAtAllAndNamesTheSku) {
+TEST_P(InventoryTest, AShortageReservesNothingAtAllAndNamesTheSku) {
     // The mug is there, the second kettle is not: neither is reserved.
     json items = json::array(
         {{{"sku", "SKU-MUG"}, {"quantity", 1}}, {{"sku", "SKU-KETTLE"}, {"quantity", 2}}});
@@ -69,7 +74,7 @@ TEST_F(InventoryTest, AShortageReservesNothingAtAllAndNamesTheSku) {
     EXPECT_EQ(Level("SKU-MUG").second, 1);
 }
 
-TEST_F(InventoryTest, TheLastUnitGoesToOneCheckoutOnly) {
+TEST_P(InventoryTest, TheLastUnitGoesToOneCheckoutOnly) {
     ASSERT_TRUE(Reserve("c1", Items("SKU-KETTLE", 1)));
     ASSERT_TRUE(Reserve("c2", Items("SKU-KETTLE", 1)));
     ASSERT_TRUE(h_.Run());
@@ -78,7 +83,7 @@ TEST_F(InventoryTest, TheLastUnitGoesToOneCheckoutOnly) {
     EXPECT_EQ(Level("SKU-KETTLE"), (std::pair<std::int64_t, std::int64_t>{1, 1}));
 }
 
-TEST_F(InventoryTest, ARepeatedCommandForOneCheckoutReservesOnce) {
+TEST_P(InventoryTest, ARepeatedCommandForOneCheckoutReservesOnce) {
     // A second reserve-inventory (a new message, the same checkout): answered already.
     ASSERT_TRUE(Reserve("c1", Items("SKU-MUG", 2)));
     ASSERT_TRUE(Reserve("c1", Items("SKU-MUG", 2)));
@@ -87,7 +92,7 @@ TEST_F(InventoryTest, ARepeatedCommandForOneCheckoutReservesOnce) {
     EXPECT_EQ(Level("SKU-MUG").second, 2);
 }
 
-TEST_F(InventoryTest, AReleaseGivesStockBackOnceAndIsAlwaysAnswered) {
+TEST_P(InventoryTest, AReleaseGivesStockBackOnceAndIsAlwaysAnswered) {
     ASSERT_TRUE(Reserve("c1", Items("SKU-MUG", 2)));
     ASSERT_TRUE(h_.Run());
     const std::string id = h_.Last("inventory-reserved")["reservationId"];
@@ -107,7 +112,7 @@ TEST_F(InventoryTest, AReleaseGivesStockBackOnceAndIsAlwaysAnswered) {
     EXPECT_EQ(Level("SKU-MUG"), (std::pair<std::int64_t, std::int64_t>{3, 0}));
 }
 
-TEST_F(InventoryTest, ACompletedOrderShipsTheUnitsOnceAndAReleaseAfterItChangesNothing) {
+TEST_P(InventoryTest, ACompletedOrderShipsTheUnitsOnceAndAReleaseAfterItChangesNothing) {
     ASSERT_TRUE(Reserve("c1", Items("SKU-MUG", 2)));
     ASSERT_TRUE(h_.Run());
     const std::string id = h_.Last("inventory-reserved")["reservationId"];

@@ -12,9 +12,11 @@ namespace {
 
 using nlohmann::json;
 
-class WarehouseTest : public ::testing::Test {
+class WarehouseTest : public ::testing::TestWithParam<storage::Dialect> {
   protected:
-    WarehouseTest() : warehouse_({100, 100, 100, 10}) {
+    WarehouseTest() : warehouse_({100, 100, 100, 10}) {}
+    void SetUp() override {
+        if (!h_.ready()) GTEST_SKIP() << h_.why();
         EXPECT_TRUE(WarehouseService::Migrate(h_.db()));
         EXPECT_TRUE(warehouse_.Register(h_.bus()));
     }
@@ -39,11 +41,14 @@ class WarehouseTest : public ::testing::Test {
                            {"reason", "customer_request"}});
     }
 
-    messaging::testing::ServiceHarness h_;
+    messaging::testing::ServiceHarness h_{GetParam()};
     WarehouseService warehouse_;
 };
 
-TEST_F(WarehouseTest, PicksPacksAndShipsOnTheScheduleThenAsksForCapture) {
+INSTANTIATE_TEST_SUITE_P(Backends, WarehouseTest, storage::testing::AllBackends(),
+                         storage::testing::BackendName);
+
+TEST_P(WarehouseTest, PicksPacksAndShipsOnTheScheduleThenAsksForCapture) {
     Created("o1");
     EXPECT_TRUE(h_.Published("order-picked").empty());
     ASSERT_TRUE(h_.Advance(100));
@@ -61,7 +66,7 @@ TEST_F(WarehouseTest, PicksPacksAndShipsOnTheScheduleThenAsksForCapture) {
     EXPECT_EQ(capture[0]["amount"], Money(1'250));
 }
 
-TEST_F(WarehouseTest, AnOrderCancelledBeforeItShipsStopsThereAndOnce) {
+TEST_P(WarehouseTest, AnOrderCancelledBeforeItShipsStopsThereAndOnce) {
     Created("o1");
     ASSERT_TRUE(h_.Advance(100));  // picked
     ASSERT_TRUE(Cancel("o1"));
@@ -75,7 +80,7 @@ TEST_F(WarehouseTest, AnOrderCancelledBeforeItShipsStopsThereAndOnce) {
     EXPECT_TRUE(h_.Published("capture-payment").empty());
 }
 
-TEST_F(WarehouseTest, ACancellationAfterShipmentIsTooLate) {
+TEST_P(WarehouseTest, ACancellationAfterShipmentIsTooLate) {
     Created("o1");
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(h_.Advance(100));
     ASSERT_EQ(h_.Published("order-shipped").size(), 1u);

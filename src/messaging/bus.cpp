@@ -9,8 +9,29 @@
 
 #include "messaging/signal.hpp"
 #include "messaging/sql_log_transport.hpp"
+#include "messaging/sql_queue_transport.hpp"
 
 namespace acme::messaging {
+
+namespace {
+
+std::unique_ptr<Transport> MakeTransport(Outbox& outbox, const BusOptions& o) {
+    if (o.backend == storage::Dialect::kPostgresql) {
+        return std::make_unique<SqlQueueTransport>(outbox,
+                                                   SqlQueueOptions{.batch_size = o.batch_size,
+                                                                   .max_attempts = o.max_attempts,
+                                                                   .retry_base_ms = o.retry_base_ms,
+                                                                   .retry_max_ms = o.retry_max_ms,
+                                                                   .lease_ms = o.lease_ms});
+    }
+    return std::make_unique<SqlLogTransport>(outbox, SqlLogOptions{.batch_size = o.batch_size,
+                                                                   .max_attempts = o.max_attempts,
+                                                                   .retry_base_ms = o.retry_base_ms,
+                                                                   .retry_max_ms = o.retry_max_ms,
+                                                                   .round_passes = o.round_passes});
+}
+
+}  // namespace
 
 struct Bus::Impl {
     Impl(const ContractRegistry& contracts, const Clock& clock, IdGenerator& ids, BusOptions o)
@@ -18,11 +39,7 @@ struct Bus::Impl {
           outbox(contracts, clock, ids,
                  o.strict_contracts ? Contracts::kThrow : Contracts::kReport),
           queries(outbox),
-          transport(outbox, {.batch_size = o.batch_size,
-                             .max_attempts = o.max_attempts,
-                             .retry_base_ms = o.retry_base_ms,
-                             .retry_max_ms = o.retry_max_ms,
-                             .round_passes = o.round_passes}),
+          transport(MakeTransport(outbox, o)),
           dispatcher({.poll_ms = o.poll_ms, .linger_us = o.linger_us, .nice = o.dispatcher_nice}) {}
 
     struct TickerEntry {
@@ -50,7 +67,7 @@ struct Bus::Impl {
     BusOptions options;
     Outbox outbox;
     Queries queries;
-    SqlLogTransport transport;
+    std::unique_ptr<Transport> transport;
     Dispatcher dispatcher;
     std::vector<TickerEntry> tickers;
     std::vector<std::pair<std::int64_t, Worker>> workers;
@@ -67,7 +84,10 @@ Bus::Bus(const ContractRegistry& contracts, const Clock& clock, IdGenerator& ids
 
 Bus::~Bus() { Stop(); }
 
-Result<void> Bus::Migrate(storage::Connection& db) { return SqlLogTransport::Migrate(db); }
+Result<void> Bus::Migrate(storage::Connection& db) {
+    return db.dialect() == storage::Dialect::kPostgresql ? SqlQueueTransport::Migrate(db)
+                                                         : SqlLogTransport::Migrate(db);
+}
 
 Result<PreparedMessage> Bus::Prepare(const std::string& service, const std::string& type,
                                      const std::string& subject, nlohmann::json data,
@@ -114,7 +134,7 @@ void Bus::WriteAsync(storage::Connection& db, WriteFn fn, WriteDone done) {
 }
 
 Result<void> Bus::Subscribe(const std::string& consumer, const std::string& type, Handler handler) {
-    return impl_->transport.Subscribe(consumer, type, std::move(handler));
+    return impl_->transport->Subscribe(consumer, type, std::move(handler));
 }
 
 void Bus::AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker) {
@@ -137,7 +157,7 @@ Result<nlohmann::json> Bus::Ask(storage::Connection& db, const std::string& serv
 
 Result<std::size_t> Bus::RunUntilIdle(storage::Connection& db, int max_rounds) {
     Impl& s = *impl_;
-    const std::int64_t handled_before = s.transport.Stats().handled;
+    const std::int64_t handled_before = s.transport->Stats().handled;
     for (int round = 0; round < max_rounds; ++round) {
         std::size_t work = 0;
         for (auto& t : s.tickers) {
@@ -145,7 +165,7 @@ Result<std::size_t> Bus::RunUntilIdle(storage::Connection& db, int max_rounds) {
             if (!n) return std::unexpected(n.error());
             work += *n;
         }
-        auto n = s.transport.Poll(db);
+        auto n = s.transport->Poll(db);
         if (!n) return std::unexpected(n.error());
         work += *n;
         for (auto& [period, worker] : s.workers) {
@@ -155,7 +175,7 @@ Result<std::size_t> Bus::RunUntilIdle(storage::Connection& db, int max_rounds) {
         }
         if (work == 0) break;
     }
-    return static_cast<std::size_t>(s.transport.Stats().handled - handled_before);
+    return static_cast<std::size_t>(s.transport->Stats().handled - handled_before);
 }
 
 Result<void> Bus::Start(const Connector& connect) {
@@ -164,13 +184,13 @@ Result<void> Bus::Start(const Connector& connect) {
     // One writer for every consumer: SQLite has one writer, so consumer threads of their own
     // would only queue for it; one thread commits all their batches together.
     std::unique_ptr<storage::Connection> writer;
-    if (s.transport.HasConsumers()) {
+    if (s.transport->HasConsumers()) {
         auto db = connect();
         if (!db) return std::unexpected(db.error());
         writer = std::move(*db);
     }
     s.dispatcher.Start(
-        std::move(writer), [&s](storage::Connection& db) { return s.transport.Poll(db); },
+        std::move(writer), [&s](storage::Connection& db) { return s.transport->Poll(db); },
         [&s] { s.worker_signal.Raise(); });
     for (auto& [period, worker] : s.workers) {
         auto db = connect();
@@ -221,7 +241,7 @@ void Bus::Notify() {
 }
 
 BusStats Bus::Stats() const {
-    const DeliveryStats d = impl_->transport.Stats();
+    const DeliveryStats d = impl_->transport->Stats();
     const DispatcherStats w = impl_->dispatcher.Stats();
     return {impl_->outbox.published(),
             d.handled,
@@ -233,7 +253,7 @@ BusStats Bus::Stats() const {
             w.nice};
 }
 
-std::int64_t Bus::Backlog() const { return impl_->transport.Backlog(); }
+std::int64_t Bus::Backlog() const { return impl_->transport->Backlog(); }
 
 const Clock& Bus::clock() const { return impl_->outbox.clock(); }
 

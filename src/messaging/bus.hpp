@@ -1,6 +1,7 @@
 // The bus as services see it: one object composing the messaging seams, each with its own
 // contract — the outbox and inbox (outbox.hpp), the transport that delivers (transport.hpp; the
-// SQL log, sql_log_transport.hpp), the embedded mode's single writer (dispatcher.hpp), queries
+// SQL log, sql_log_transport.hpp, on SQLite; the SQL queue, sql_queue_transport.hpp, on
+// PostgreSQL), the embedded mode's single writer (dispatcher.hpp), queries
 // (queries.hpp) and dead letters (dead_letters.hpp) — plus the tickers and workers services
 // schedule. A service registers its handlers, tickers, workers and answers here, publishes
 // through it inside its transactions, and hands its writes to it; which backend carries the
@@ -39,8 +40,12 @@ struct BusOptions {
     std::int64_t linger_us = 0;  // wait after a wake-up so batches grow (group commit)
     // Passes over the consumers in one round (one transaction) while they find new messages.
     int round_passes = 4;
-    int dispatcher_nice = -10;      // DispatcherOptions::nice
-    bool strict_contracts = false;  // contract violations throw (tests)
+    int dispatcher_nice = -10;       // DispatcherOptions::nice
+    bool strict_contracts = false;   // contract violations throw (tests)
+    std::int64_t lease_ms = 30'000;  // SqlQueueOptions::lease_ms
+    // Which database carries the messages: SQLite, the SQL log (one process, one writer);
+    // PostgreSQL, the SQL queue (any number of processes and instances).
+    storage::Dialect backend = storage::Dialect::kSqlite;
 };
 
 using Ticker = std::function<Result<void>(Publisher&)>;
@@ -65,14 +70,15 @@ class Bus {
   public:
     using Connector = std::function<Result<std::unique_ptr<storage::Connection>>()>;
 
-    // The embedded composition: the SQL log transport, polled by the dispatcher's writer.
+    // The transport `options.backend` calls for (the SQL log on SQLite, the SQL queue on
+    // PostgreSQL), polled by the dispatcher's writer.
     Bus(const ContractRegistry& contracts, const Clock& clock, IdGenerator& ids,
         BusOptions options = {});
     ~Bus();  // stops
     Bus(const Bus&) = delete;
     Bus& operator=(const Bus&) = delete;
 
-    // Creates the tables of the outbox and the transport when missing.
+    // Creates the tables of the outbox and the transport (of `db`'s dialect) when missing.
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
 
     // Publishing, inside the open transaction on `db` (Outbox::Prepare and Outbox::Publish).

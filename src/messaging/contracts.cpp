@@ -109,6 +109,16 @@ Result<void> ContractRegistry::CheckSend(const std::string& service, const std::
                                                       service + "' fails its schema: " + why);
 }
 
+std::string ContractRegistry::ReceiversOf(const std::string& type) const {
+    std::string out;
+    for (const auto& [service, types] : impl_->receives) {  // by service id: sorted
+        if (!types.contains(type)) continue;
+        if (!out.empty()) out += ',';
+        out += service;
+    }
+    return out;
+}
+
 bool ContractRegistry::Receives(const std::string& service, const std::string& type) const {
     auto it = impl_->receives.find(service);
     return it != impl_->receives.end() && it->second.contains(type);

@@ -36,6 +36,9 @@ class ContractRegistry {
                                          const nlohmann::json& data) const;
     // Whether `service` declares `type` in `receives`.
     [[nodiscard]] bool Receives(const std::string& service, const std::string& type) const;
+    // The services that declare `type` in `receives`, comma-separated in id order ("" when
+    // none): where the SQL queue transport delivers it.
+    [[nodiscard]] std::string ReceiversOf(const std::string& type) const;
     // "id@version" of the latest version of message `type`, or "" when unknown.
     [[nodiscard]] std::string DataSchema(const std::string& type) const;
     // Every message type the registry knows.

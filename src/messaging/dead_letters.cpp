@@ -39,16 +39,24 @@ Result<std::int64_t> ReplayDeadLetters(storage::Connection& db, std::int64_t id,
                              "no dead letter " + std::to_string(id) + " to replay");
         }
         for (const auto& r : *rows) {
+            // Back on its consumer's work list, due now, with its attempts counted afresh: the
+            // SQL log's retry queue, or the SQL queue's delivery row.
             const Value retry[] = {r.Text(1), r.Int(2), now_ms};
-            if (auto ok = db.Execute(
-                    "INSERT INTO bus_retries(consumer, seq, attempts, next_at, last_error) VALUES "
-                    "(?, ?, 0, ?, 'replayed') ON CONFLICT(consumer, seq) DO UPDATE SET attempts = "
-                    "0, "
-                    "next_at = excluded.next_at",
-                    retry);
-                !ok) {
-                return std::unexpected(ok.error());
-            }
+            const Value delivery[] = {r.Text(1), now_ms, r.Int(2)};
+            auto queued =
+                db.dialect() == storage::Dialect::kSqlite
+                    ? db.Execute(
+                          "INSERT INTO bus_retries(consumer, seq, attempts, next_at, "
+                          "last_error) VALUES (?, ?, 0, ?, 'replayed') ON CONFLICT(consumer, "
+                          "seq) DO UPDATE SET attempts = 0, next_at = excluded.next_at",
+                          retry)
+                    : db.Execute(
+                          "INSERT INTO bus_deliveries(consumer, seq, subject, attempts, "
+                          "next_at, last_error) SELECT ?, seq, subject, 0, ?, 'replayed' "
+                          "FROM bus_log WHERE seq = ? ON CONFLICT (consumer, seq) DO UPDATE "
+                          "SET attempts = 0, next_at = excluded.next_at",
+                          delivery);
+            if (!queued) return std::unexpected(queued.error());
             const Value mark[] = {r.Int(0)};
             if (auto ok = db.Execute("UPDATE bus_dead_letters SET replayed = 1 WHERE id = ?", mark);
                 !ok) {

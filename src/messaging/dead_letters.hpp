@@ -1,6 +1,7 @@
 // Dead letters: messages whose handler failed every attempt, kept with the reason, for an
-// operator to read and replay (`acme dlq list|replay`). Stored by the SQL log transport
-// (`bus_dead_letters`); a replay puts the message back on its consumer's retry queue.
+// operator to read and replay (`acme dlq list|replay`). Stored by the transports
+// (`bus_dead_letters`); a replay puts the message back on its consumer's retry queue (the SQL
+// log's `bus_retries`, the SQL queue's delivery row).
 #pragma once
 
 #include <cstdint>

@@ -77,10 +77,34 @@ Result<void> Outbox::Publish(storage::Connection& db, const PreparedMessage& mes
     const Value params[] = {
         e.id,           e.type,        e.source, e.subject, e.dataschema,        e.correlation_id,
         e.causation_id, e.traceparent, e.data,   e.time,    message.created_ms()};
-    auto ok = db.Execute(
-        "INSERT INTO bus_log(id, type, source, subject, dataschema, correlation_id, causation_id, "
-        "traceparent, data, time, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        params);
+    Result<void> ok;
+    if (db.dialect() == storage::Dialect::kSqlite) {
+        ok = db.Execute(
+            "INSERT INTO bus_log(id, type, source, subject, dataschema, correlation_id, "
+            "causation_id, traceparent, data, time, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            params);
+    } else {
+        // The same row, and in the same statement a delivery row for every service the
+        // catalog says receives the type: the work list of the SQL queue transport.
+        const Value with_receivers[] = {e.id,
+                                        e.type,
+                                        e.source,
+                                        e.subject,
+                                        e.dataschema,
+                                        e.correlation_id,
+                                        e.causation_id,
+                                        e.traceparent,
+                                        e.data,
+                                        e.time,
+                                        message.created_ms(),
+                                        impl_->contracts.ReceiversOf(e.type)};
+        ok = db.Execute(
+            "WITH m AS (INSERT INTO bus_log(id, type, source, subject, dataschema, "
+            "correlation_id, causation_id, traceparent, data, time, created_ms) VALUES "
+            "(?,?,?,?,?,?,?,?,?,?,?) RETURNING seq, subject) INSERT INTO bus_deliveries(consumer, "
+            "seq, subject) SELECT c, m.seq, m.subject FROM m, unnest(string_to_array(?, ',')) AS c",
+            with_receivers);
+    }
     if (!ok) return ok;
     impl_->published.fetch_add(1);
     // Kept even if this transaction rolls back: an id is never used again.

@@ -5,7 +5,10 @@
 // against its JSON Schema) and serialized by `Prepare`, on any thread, outside any
 // transaction; `Publish` stores it in the outbox table (`bus_log`) inside the transaction open
 // on `db`, so the state change and the messages it causes commit together or not at all.
-// Which transport then carries the stored messages is not the outbox's business. A payload
+// Which transport then carries the stored messages is not the outbox's business, but for one
+// thing: on PostgreSQL the same statement writes a delivery row per receiver the catalog
+// declares (`bus_deliveries`, the SQL queue transport's work list), so a message is never
+// stored without the rows that make sure each receiver gets it. A payload
 // published here stays parsed in memory until every in-process consumer of its type took it
 // (`TakeLocal`), so handlers in this process do not parse its text again.
 //

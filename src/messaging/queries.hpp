@@ -1,5 +1,7 @@
 // Queries: request/response reads between services (cart-api asks promotions-service for a
-// discount), answered in process and not logged. Request and answer are JSON values, never
+// discount), answered in process and not logged. In the scale-out mode every process registers
+// every query's answer: a query only reads, and all processes reach the same database, so the
+// asking process runs the answering service's code there. Request and answer are JSON values, never
 // serialized, but the request is checked against the catalog like any message.
 #pragma once
 

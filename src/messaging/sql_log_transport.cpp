@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "messaging/delivery.hpp"
 #include "messaging/log_row.hpp"
 
 namespace acme::messaging {
@@ -117,7 +118,6 @@ struct SqlLogTransport::Impl {
                                      const std::function<Result<void>()>& on_success);
     Result<void> RecordFailure(Consumer& c, storage::Connection& db, const Envelope& e,
                                int attempts, const std::string& reason, bool advance_offset);
-    std::int64_t Backoff(int attempts);
     void PrepareFetchSql(Consumer& c);
 
     Outbox& outbox_;
@@ -127,8 +127,7 @@ struct SqlLogTransport::Impl {
     std::map<std::string, Consumer> consumers_;
     std::atomic<std::int64_t> backlog_{0};
     std::atomic<std::int64_t> handled_{0}, duplicates_{0}, retries_{0}, dead_letters_{0};
-    std::mutex jitter_mutex_;
-    std::uint64_t jitter_state_ = 0x9e3779b97f4a7c15ULL;
+    RetryBackoff backoff_{options_.retry_base_ms, options_.retry_max_ms};
 };
 
 Result<void> SqlLogTransport::Migrate(storage::Connection& db) {
@@ -154,11 +153,7 @@ Result<void> SqlLogTransport::Migrate(storage::Connection& db) {
 
 Result<void> SqlLogTransport::Impl::Subscribe(const std::string& consumer, const std::string& type,
                                               Handler handler) {
-    if (!contracts_.Receives(consumer, type)) {
-        return MakeError(ErrorCode::kFailedPrecondition, "contract violation: service '" +
-                                                             consumer + "' does not declare '" +
-                                                             type + "' in receives");
-    }
+    if (auto ok = CheckReceives(contracts_, consumer, type); !ok) return ok;
     Consumer& c = consumers_[consumer];
     c.name = consumer;
     if (!c.handlers.contains(type)) outbox_.AddLocalReader(type);
@@ -178,24 +173,6 @@ void SqlLogTransport::Impl::PrepareFetchSql(Consumer& c) {
     c.fetch_sql = std::string("SELECT ") + kLogColumns +
                   " FROM bus_log WHERE seq > ? AND seq <= ? AND +type IN (" + in +
                   ") ORDER BY seq LIMIT ?";
-}
-
-std::int64_t SqlLogTransport::Impl::Backoff(int attempts) {
-    std::int64_t delay = options_.retry_base_ms;
-    for (int i = 1; i < attempts && delay < options_.retry_max_ms; ++i) delay *= 2;
-    delay = std::min(delay, options_.retry_max_ms);
-    std::uint64_t r = 0;
-    {
-        std::lock_guard lock(jitter_mutex_);
-        jitter_state_ ^= jitter_state_ << 13;
-        jitter_state_ ^= jitter_state_ >> 7;
-        jitter_state_ ^= jitter_state_ << 17;
-        r = jitter_state_;
-    }
-    // Full jitter on the upper half: [delay/2, delay].
-    const std::int64_t half = delay / 2;
-    return half +
-           (half > 0 ? static_cast<std::int64_t>(r % static_cast<std::uint64_t>(half + 1)) : 0);
 }
 
 Result<bool> SqlLogTransport::Impl::HandleOne(Consumer& c, storage::Connection& db,
@@ -218,19 +195,7 @@ Result<bool> SqlLogTransport::Impl::HandleOne(Consumer& c, storage::Connection& 
     auto it = c.handlers.find(e.type);
     if (it == c.handlers.end()) return false;
     Publisher out(outbox_, db, c.name, &e);
-    // A handler that throws on a malformed message (a payload that slipped past the contract,
-    // a replayed or hand-inserted row) fails that message like an error does: it is retried
-    // and dead-lettered with the reason, and the consumer goes on. Contract violations in
-    // strict mode stay exceptions: tests make them fatal.
-    Result<void> ok;
-    try {
-        ok = it->second(e, out);
-    } catch (const ContractViolation&) {
-        throw;
-    } catch (const std::exception& ex) {
-        ok = MakeError(ErrorCode::kInvalidArgument,
-                       std::string("handler failed on ") + e.type + " " + e.id + ": " + ex.what());
-    }
+    const Result<void> ok = CallHandler(it->second, e, out);
     if (!ok) return std::unexpected(ok.error());
     handled_.fetch_add(1);
     return true;
@@ -246,17 +211,7 @@ Result<void> SqlLogTransport::Impl::RecordFailure(Consumer& c, storage::Connecti
         }
         if (attempts >= options_.max_attempts) {
             dead_letters_.fetch_add(1);
-            const Value dl[] = {c.name,
-                                e.seq,
-                                e.id,
-                                e.type,
-                                static_cast<std::int64_t>(attempts),
-                                reason,
-                                FormatTime(clock_.NowMillis())};
-            if (auto ok = db.Execute(
-                    "INSERT INTO bus_dead_letters(consumer, seq, message_id, type, attempts, "
-                    "reason, time) VALUES (?,?,?,?,?,?,?)",
-                    dl);
+            if (auto ok = StoreDeadLetter(db, c.name, e, attempts, reason, clock_.NowMillis());
                 !ok) {
                 return ok;
             }
@@ -265,7 +220,7 @@ Result<void> SqlLogTransport::Impl::RecordFailure(Consumer& c, storage::Connecti
         }
         retries_.fetch_add(1);
         const Value rt[] = {c.name, e.seq, static_cast<std::int64_t>(attempts),
-                            clock_.NowMillis() + Backoff(attempts), reason};
+                            clock_.NowMillis() + backoff_.Next(attempts), reason};
         return db.Execute(
             "INSERT INTO bus_retries(consumer, seq, attempts, next_at, last_error) VALUES "
             "(?,?,?,?,?) ON CONFLICT(consumer, seq) DO UPDATE SET attempts = excluded.attempts, "

@@ -292,6 +292,10 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
             return ok;
         }
     }
+    return RegisterQueries(bus);
+}
+
+Result<void> OrderService::RegisterQueries(messaging::Bus& bus) {
     // The get-order query: {orderId} -> the order.
     return bus.Answer(kService, "get-order",
                       [](storage::Connection& db, const json& req) -> Result<json> {

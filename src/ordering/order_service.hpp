@@ -36,6 +36,9 @@ class OrderService {
 
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
     [[nodiscard]] Result<void> Register(messaging::Bus& bus);
+    // Only its queries (get-order): they read, so any process on the service's database can
+    // answer them (RegisterQueries is part of Register).
+    [[nodiscard]] static Result<void> RegisterQueries(messaging::Bus& bus);
     [[nodiscard]] static Result<OrderView> Get(storage::Connection& db, const std::string& id);
     // Every order, oldest first.
     [[nodiscard]] static Result<std::vector<OrderView>> List(storage::Connection& db);

@@ -12,9 +12,11 @@ namespace {
 
 using nlohmann::json;
 
-class OrderServiceTest : public ::testing::Test {
+class OrderServiceTest : public ::testing::TestWithParam<storage::Dialect> {
   protected:
-    OrderServiceTest() : orders_(h_.ids()) {
+    OrderServiceTest() : orders_(h_.ids()) {}
+    void SetUp() override {
+        if (!h_.ready()) GTEST_SKIP() << h_.why();
         EXPECT_TRUE(OrderService::Migrate(h_.db()));
         EXPECT_TRUE(orders_.Register(h_.bus()));
     }
@@ -53,11 +55,14 @@ class OrderServiceTest : public ::testing::Test {
         (void)h_.Run();
     }
 
-    messaging::testing::ServiceHarness h_;
+    messaging::testing::ServiceHarness h_{GetParam()};
     OrderService orders_;
 };
 
-TEST_F(OrderServiceTest, CreateOrderMakesOneOrderPerCheckout) {
+INSTANTIATE_TEST_SUITE_P(Backends, OrderServiceTest, storage::testing::AllBackends(),
+                         storage::testing::BackendName);
+
+TEST_P(OrderServiceTest, CreateOrderMakesOneOrderPerCheckout) {
     ASSERT_TRUE(CreateOrder("c1"));
     ASSERT_TRUE(CreateOrder("c1"));  // a second command for the same checkout
     ASSERT_TRUE(h_.Run());
@@ -73,14 +78,14 @@ TEST_F(OrderServiceTest, CreateOrderMakesOneOrderPerCheckout) {
     EXPECT_EQ(order->customer_id, "cust-1");
 }
 
-TEST_F(OrderServiceTest, ARejectedOrderStoreAnswersCreationFailed) {
+TEST_P(OrderServiceTest, ARejectedOrderStoreAnswersCreationFailed) {
     ASSERT_TRUE(CreateOrder("c1", "fail-order-7"));
     ASSERT_TRUE(h_.Run());
     EXPECT_TRUE(h_.Published("order-created").empty());
     EXPECT_EQ(h_.Last("order-creation-failed")["reason"], "order_store_rejected");
 }
 
-TEST_F(OrderServiceTest, TheOrderFollowsTheWarehouseAndCompletesOnceShippedAndCaptured) {
+TEST_P(OrderServiceTest, TheOrderFollowsTheWarehouseAndCompletesOnceShippedAndCaptured) {
     const std::string id = Created();
     Warehouse("order-picked", id);
     EXPECT_EQ(Status(id), "picked");
@@ -97,7 +102,7 @@ TEST_F(OrderServiceTest, TheOrderFollowsTheWarehouseAndCompletesOnceShippedAndCa
     EXPECT_EQ(completed[0]["reservationId"], "r-c1");
 }
 
-TEST_F(OrderServiceTest, ACaptureBeforeTheShipmentWaitsForIt) {
+TEST_P(OrderServiceTest, ACaptureBeforeTheShipmentWaitsForIt) {
     const std::string id = Created();
     Captured(id);  // fails and is retried: the order is not shipped yet
     EXPECT_EQ(Status(id), "created");
@@ -108,7 +113,7 @@ TEST_F(OrderServiceTest, ACaptureBeforeTheShipmentWaitsForIt) {
     EXPECT_EQ(h_.Published("order-completed").size(), 1u);
 }
 
-TEST_F(OrderServiceTest, OneCancellationIsAcceptedBeforeShipmentAndNoneAfter) {
+TEST_P(OrderServiceTest, OneCancellationIsAcceptedBeforeShipmentAndNoneAfter) {
     const std::string id = Created();
     auto first = OrderService::RequestCancel(h_.db(), h_.bus(), id);
     ASSERT_TRUE(first.has_value()) << first.error().message;
@@ -138,7 +143,7 @@ TEST_F(OrderServiceTest, OneCancellationIsAcceptedBeforeShipmentAndNoneAfter) {
               ErrorCode::kNotFound);
 }
 
-TEST_F(OrderServiceTest, AReturnOfACompletedOrderAsksForOneRefund) {
+TEST_P(OrderServiceTest, AReturnOfACompletedOrderAsksForOneRefund) {
     const std::string id = Created();
     EXPECT_EQ(OrderService::RequestReturn(h_.db(), h_.bus(), id).error().code,
               ErrorCode::kConflict);  // not delivered yet

@@ -32,9 +32,11 @@ class CountingGateway final : public PaymentGateway {
     SimulatedGateway real_;
 };
 
-class PaymentServiceTest : public ::testing::Test {
+class PaymentServiceTest : public ::testing::TestWithParam<storage::Dialect> {
   protected:
-    PaymentServiceTest() : payments_(gateway_, h_.ids()) {
+    PaymentServiceTest() : payments_(gateway_, h_.ids()) {}
+    void SetUp() override {
+        if (!h_.ready()) GTEST_SKIP() << h_.why();
         EXPECT_TRUE(PaymentService::Migrate(h_.db()));
         EXPECT_TRUE(payments_.Register(h_.bus()));
     }
@@ -59,12 +61,15 @@ class PaymentServiceTest : public ::testing::Test {
             {{"orderId", order}, {"authorizationId", auth}, {"amount", Money(2'500)}});
     }
 
-    messaging::testing::ServiceHarness h_;
+    messaging::testing::ServiceHarness h_{GetParam()};
     CountingGateway gateway_;
     PaymentService payments_;
 };
 
-TEST_F(PaymentServiceTest, TheGatewayIsAskedOncePerCheckout) {
+INSTANTIATE_TEST_SUITE_P(Backends, PaymentServiceTest, storage::testing::AllBackends(),
+                         storage::testing::BackendName);
+
+TEST_P(PaymentServiceTest, TheGatewayIsAskedOncePerCheckout) {
     ASSERT_TRUE(Authorize("c1", "tok_visa"));
     ASSERT_TRUE(Authorize("c1", "tok_visa"));  // a repeated command
     ASSERT_TRUE(h_.Run());
@@ -75,7 +80,7 @@ TEST_F(PaymentServiceTest, TheGatewayIsAskedOncePerCheckout) {
     EXPECT_FALSE(authorized[0]["authorizationId"].get<std::string>().empty());
 }
 
-TEST_F(PaymentServiceTest, DeclinesCarryTheGatewaysReason) {
+TEST_P(PaymentServiceTest, DeclinesCarryTheGatewaysReason) {
     ASSERT_TRUE(Authorize("c1", "tok_decline"));
     ASSERT_TRUE(Authorize("c2", "tok_never_issued"));
     ASSERT_TRUE(Authorize("c3", "tok_visa", 9'000'000));  // above the gateway's limit
@@ -88,7 +93,7 @@ TEST_F(PaymentServiceTest, DeclinesCarryTheGatewaysReason) {
     }
 }
 
-TEST_F(PaymentServiceTest, AVoidAppliesOnceAndIsAlwaysAnswered) {
+TEST_P(PaymentServiceTest, AVoidAppliesOnceAndIsAlwaysAnswered) {
     const std::string auth = Authorized("c1");
     ASSERT_FALSE(auth.empty());
     for (int i = 0; i < 2; ++i) {
@@ -103,7 +108,7 @@ TEST_F(PaymentServiceTest, AVoidAppliesOnceAndIsAlwaysAnswered) {
     EXPECT_TRUE(h_.Published("payment-captured").empty());
 }
 
-TEST_F(PaymentServiceTest, ACaptureOnceThenARefundUpToTheCapturedAmount) {
+TEST_P(PaymentServiceTest, ACaptureOnceThenARefundUpToTheCapturedAmount) {
     const std::string auth = Authorized("c1");
     ASSERT_TRUE(Capture("o1", auth));
     ASSERT_TRUE(h_.Run());

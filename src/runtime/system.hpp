@@ -1,11 +1,14 @@
 // The whole order system in one process: every service of the four domains wired to one
-// message bus over one SQLite database under the data folder, with contracts loaded from
-// `catalog/`. `acme serve` starts it with threads; tests drive it step by step with
-// `RunUntilIdle` and a manual clock.
+// message bus over one database — SQLite under the data folder, or PostgreSQL by URL — with
+// contracts loaded from `catalog/`. `acme serve` starts it with threads; tests drive it step by
+// step with `RunUntilIdle` and a manual clock.
 #pragma once
 
 #include <filesystem>
 #include <memory>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -24,6 +27,12 @@ namespace acme::runtime {
 
 struct SystemOptions {
     std::filesystem::path data_dir = "data";
+    // postgresql://...: the scale-out mode (the SQL queue transport, any number of processes
+    // on one database); empty: the embedded mode, SQLite under `data_dir`.
+    std::string database_url;
+    // The services this process runs (their handlers, tickers and workers); empty: all of
+    // them. Several processes, each with some, share one PostgreSQL database.
+    std::set<std::string> services;
     std::filesystem::path catalog_dir = "catalog";
     // kFull: a commit is on disk before anyone is told it happened (a 202 is a promise).
     storage::Durability durability = storage::Durability::kFull;
@@ -48,6 +57,9 @@ struct SystemOptions {
 // kept as they are.
 [[nodiscard]] Result<void> SeedDemo(storage::Connection& db, std::int64_t initial_stock);
 
+// Every service a process can run, in id order.
+[[nodiscard]] const std::vector<std::string>& ServiceNames();
+
 class System {
   public:
     ~System();
@@ -63,10 +75,13 @@ class System {
     [[nodiscard]] Result<std::size_t> RunUntilIdle();
 
     [[nodiscard]] messaging::Bus& bus() { return *bus_; }
+    [[nodiscard]] const messaging::ContractRegistry& contracts() const { return *contracts_; }
     [[nodiscard]] shopping::CartService& cart() { return *cart_; }
     [[nodiscard]] storage::Connection& db() { return *db_; }
     [[nodiscard]] IdGenerator& ids() { return *ids_; }
     [[nodiscard]] const SystemOptions& options() const { return options_; }
+    // Whether this process runs `service` (SystemOptions::services).
+    [[nodiscard]] bool Runs(const std::string& service) const;
     [[nodiscard]] std::filesystem::path DatabasePath() const;
     // The background checkpointer's figures (zeros when none runs).
     [[nodiscard]] storage::WalCheckpointer::Stats CheckpointStats() const;

@@ -230,7 +230,7 @@ Result<CartEdit> CartService::AddItemEdit(const std::string& cart_id, const std:
             return tx.Execute(
                 "INSERT INTO shop_cart_items(cart_id, sku, quantity, unit_price) "
                 "VALUES (?,?,?,?) ON CONFLICT(cart_id, sku) DO UPDATE SET quantity = "
-                "quantity + excluded.quantity",
+                "shop_cart_items.quantity + excluded.quantity",
                 v);
         },
         cart_id};

@@ -137,7 +137,9 @@ class PostgresConnection final : public Connection {
 
     // Session settings, after every (re)connection.
     Result<void> Configure() {
-        std::string set = "SET lock_timeout = " + std::to_string(options_.lock_timeout_ms);
+        // Notices (IF NOT EXISTS skipped, DROP cascades) are not errors: not on stderr.
+        std::string set = "SET client_min_messages = warning; SET lock_timeout = " +
+                          std::to_string(options_.lock_timeout_ms);
         if (!options_.application_name.empty()) {
             set += "; SET application_name = '" + options_.application_name + "'";
         }

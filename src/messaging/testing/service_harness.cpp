@@ -1,7 +1,6 @@
 #include "messaging/testing/service_harness.hpp"
 
 #include <cstdlib>
-#include <random>
 #include <stdexcept>
 
 #include "catalog/loader.hpp"
@@ -23,27 +22,32 @@ T Must(Result<T> r, const char* what) {
 
 }  // namespace
 
-ServiceHarness::ServiceHarness() {
-    std::random_device rd;
-    dir_ = std::filesystem::temp_directory_path() /
-           ("acme-harness-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(dir_);
+ServiceHarness::ServiceHarness(storage::Dialect backend) {
     auto catalog =
         Must(catalog::LoadCatalog(SourceDir() / "catalog", {.keep_bodies = false}), "catalog");
     contracts_ = std::make_unique<ContractRegistry>(
         Must(ContractRegistry::FromCatalog(catalog), "contracts"));
     ids_ = std::make_unique<IdGenerator>(clock_);
-    db_ = Must(storage::OpenSqlite(dir_ / "harness.sqlite"), "database");
-    bus_ = std::make_unique<Bus>(*contracts_, clock_, *ids_,
-                                 BusOptions{.retry_base_ms = 10, .strict_contracts = true});
+    bus_ = std::make_unique<Bus>(
+        *contracts_, clock_, *ids_,
+        BusOptions{.retry_base_ms = 10, .strict_contracts = true, .backend = backend});
+    auto database = storage::testing::MakeTestDatabase(backend);
+    if (!database) {
+        if (database.error().code != ErrorCode::kNotFound) {
+            throw std::runtime_error(database.error().message);
+        }
+        why_ = database.error().message;
+        return;
+    }
+    database_ = std::move(*database);
+    db_ = Must(database_->Connect(), "database");
     if (auto ok = Bus::Migrate(*db_); !ok) throw std::runtime_error(ok.error().message);
 }
 
 ServiceHarness::~ServiceHarness() {
     bus_.reset();
     db_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    database_.reset();
 }
 
 Result<void> ServiceHarness::Publish(const std::string& from, const std::string& type,

@@ -1,12 +1,12 @@
-// A small in-process harness for one service's business rules (tests only): a fresh SQLite
-// file, the contracts of the repository's own catalog, a bus with strict contracts and a
-// manual clock. A test migrates and registers the service under test, publishes the
-// messages its neighbours would send (as those neighbours: checked against the catalog),
-// runs the handlers, and reads what the service published and its public views. Nothing here
-// names a table of the service.
+// A small in-process harness for one service's business rules (tests only): a fresh database
+// (an SQLite file, or a schema of its own on the PostgreSQL test server: storage::testing), the
+// contracts of the repository's own catalog, a bus with strict contracts and the transport of
+// that backend, and a manual clock. A test migrates and registers the service under test, publishes
+// the messages its neighbours would send (as those neighbours: checked against the catalog), runs
+// the handlers, and reads what the service published and its public views. Nothing here names a
+// table of the service.
 #pragma once
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,13 +17,20 @@
 #include "messaging/bus.hpp"
 #include "messaging/contracts.hpp"
 #include "storage/database.hpp"
+#include "storage/testing/backends.hpp"
 
 namespace acme::messaging::testing {
 
 class ServiceHarness {
   public:
-    ServiceHarness();
+    // On `backend`. Without that backend here (no PostgreSQL server) the harness is not
+    // `ready()`: the fixture skips in SetUp with `why()`; ids(), clock() and bus() work
+    // regardless (for members built from them), db() only when ready.
+    explicit ServiceHarness(storage::Dialect backend = storage::Dialect::kSqlite);
     ~ServiceHarness();
+
+    [[nodiscard]] bool ready() const { return db_ != nullptr; }
+    [[nodiscard]] const std::string& why() const { return why_; }
     ServiceHarness(const ServiceHarness&) = delete;
     ServiceHarness& operator=(const ServiceHarness&) = delete;
 
@@ -46,7 +53,8 @@ class ServiceHarness {
     [[nodiscard]] nlohmann::json Last(const std::string& type);
 
   private:
-    std::filesystem::path dir_;
+    std::unique_ptr<storage::testing::TestDatabase> database_;
+    std::string why_;
     ManualClock clock_;
     std::unique_ptr<ContractRegistry> contracts_;
     std::unique_ptr<IdGenerator> ids_;
