@@ -69,8 +69,10 @@ Result<void> VoidAuthorization(messaging::Publisher& out, const std::string& sub
     return out.Publish("payment-voided", subject, reply);
 }
 
-// Requests due for the gateway (`sql`, bound to `now`) and the gateway's decisions for them.
-// The calls run in parallel and outside any transaction: a slow gateway slows only them.
+// Requests due for the gateway and the gateway's decisions for them. The requests are first
+// claimed — their `next_at` moved past the claim, in a transaction of the worker's own — so a
+// competing instance skips them (and takes them back once the claim lapsed); the calls then run
+// in parallel and outside any transaction: a slow gateway slows only them.
 struct DueCalls {
     std::vector<storage::Row> rows;
     std::vector<GatewayDecision> decisions;
@@ -79,10 +81,23 @@ struct DueCalls {
     const storage::Row& operator[](std::size_t i) const { return rows[i]; }
 };
 
-Result<DueCalls> CallDue(storage::Connection& db, TaskPool& pool, std::int64_t now, const char* sql,
+// `table` keyed by `key`: claims up to 256 requested rows due at `now` until `now + claim_ms`
+// and returns `columns` of them.
+Result<DueCalls> CallDue(storage::Connection& db, TaskPool& pool, std::int64_t now,
+                         std::int64_t claim_ms, const std::string& table, const std::string& key,
+                         const std::string& columns,
                          const std::function<GatewayDecision(const storage::Row&)>& call) {
-    const Value due[] = {now};
-    auto rows = db.Query(sql, due);
+    const char* skip =
+        db.dialect() == storage::Dialect::kPostgresql ? " FOR UPDATE SKIP LOCKED" : "";
+    const Value claim[] = {now + claim_ms, now};
+    auto rows = storage::InTransaction(db, [&] {
+        return db.Query("UPDATE " + table + " SET next_at = ? WHERE " + key + " IN (SELECT " + key +
+                            " FROM " + table +
+                            " WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT "
+                            "256" +
+                            skip + ") RETURNING " + columns,
+                        claim);
+    });
     if (!rows) return std::unexpected(rows.error());
     DueCalls out{std::move(*rows), {}};
     out.decisions.resize(out.rows.size());
@@ -116,57 +131,122 @@ Result<void> RecordGatewayError(storage::Connection& tx, const std::string& tabl
 
 }  // namespace
 
-SimulatedGateway::SimulatedGateway(SimulatedGatewayOptions options)
-    : options_(options), rng_(options.seed) {}
+SimulatedGateway::SimulatedGateway(SimulatedGatewayOptions options,
+                                   std::unique_ptr<storage::Connection> ledger)
+    : options_(options), rng_(options.seed), ledger_(std::move(ledger)) {}
 
-GatewayDecision SimulatedGateway::Authorize(const std::string& token, std::int64_t amount) {
+Result<void> SimulatedGateway::Migrate(storage::Connection& db) {
+    static constexpr const char* kLedger =
+        "CREATE TABLE IF NOT EXISTS gw_ledger (idempotency_key TEXT PRIMARY KEY, operation TEXT "
+        "NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL, reference TEXT NOT NULL, amount "
+        "BIGINT NOT NULL)";
+    static constexpr storage::Migration kSteps[] = {{.version = 1,
+                                                     .summary = "ledger by idempotency key",
+                                                     .sqlite = kLedger,
+                                                     .postgresql = kLedger}};
+    return storage::Migrate(db, "simulated-gateway", kSteps);
+}
+
+Result<std::int64_t> SimulatedGateway::Charges(storage::Connection& db) {
+    auto rows = db.Query(
+        "SELECT count(*) FROM gw_ledger WHERE operation = 'authorize' AND outcome = 'approved'");
+    if (!rows) return std::unexpected(rows.error());
+    return rows->front().Int(0);
+}
+
+GatewayDecision SimulatedGateway::Remember(const std::string& key, const char* operation,
+                                           std::int64_t amount, GatewayDecision decided) {
+    // Errors and unanswered calls are not decisions: a retry is decided afresh.
+    if (decided.outcome != GatewayOutcome::kApproved &&
+        decided.outcome != GatewayOutcome::kDeclined) {
+        return decided;
+    }
+    if (decided.outcome == GatewayOutcome::kApproved && decided.reference.empty()) {
+        std::lock_guard lock(mutex_);
+        decided.reference = "gw-" + std::to_string(rng_());
+    }
+    std::lock_guard lock(ledger_mutex_);
+    if (!ledger_) {
+        return decided_.try_emplace(std::string(operation) + ":" + key, decided).first->second;
+    }
+    const std::string scoped = std::string(operation) + ":" + key;
+    const std::string outcome =
+        decided.outcome == GatewayOutcome::kApproved ? "approved" : "declined";
+    const Value row[] = {scoped,         std::string(operation), outcome,
+                         decided.reason, decided.reference,      amount};
+    const Value k[] = {scoped};
+    auto first = storage::InTransaction(*ledger_, [&]() -> Result<std::vector<storage::Row>> {
+        if (auto ok = ledger_->Execute(
+                "INSERT INTO gw_ledger(idempotency_key, operation, outcome, reason, reference, "
+                "amount) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                row);
+            !ok) {
+            return std::unexpected(ok.error());
+        }
+        return ledger_->Query(
+            "SELECT outcome, reason, reference FROM gw_ledger WHERE "
+            "idempotency_key = ?",
+            k);
+    });
+    // A gateway that cannot reach its books fails the call (retried with backoff).
+    if (!first || first->empty()) return {GatewayOutcome::kError, "gateway_error", {}};
+    const storage::Row& r = first->front();
+    return {r.Text(0) == "approved" ? GatewayOutcome::kApproved : GatewayOutcome::kDeclined,
+            r.Text(1), r.Text(2)};
+}
+
+GatewayDecision SimulatedGateway::Authorize(const std::string& token, std::int64_t amount,
+                                            const std::string& idempotency_key) {
+    return Remember(idempotency_key, "authorize", amount, Decide(token, amount));
+}
+
+GatewayDecision SimulatedGateway::Decide(const std::string& token, std::int64_t amount) {
     if (options_.latency_ms > 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(options_.latency_ms));
     }
-    if (token == "tok_decline") return {GatewayOutcome::kDeclined, "card_declined"};
-    if (token == "tok_timeout") return {GatewayOutcome::kNoAnswer, "gateway_timeout"};
-    if (token == "tok_error") return {GatewayOutcome::kError, "gateway_error"};
+    if (token == "tok_decline") return {GatewayOutcome::kDeclined, "card_declined", {}};
+    if (token == "tok_timeout") return {GatewayOutcome::kNoAnswer, "gateway_timeout", {}};
+    if (token == "tok_error") return {GatewayOutcome::kError, "gateway_error", {}};
     // A real gateway declines a token it never issued.
     if (token != "tok_visa" && token != "tok_mastercard") {
-        return {GatewayOutcome::kDeclined, "invalid_token"};
+        return {GatewayOutcome::kDeclined, "invalid_token", {}};
     }
-    if (amount > options_.decline_above) return {GatewayOutcome::kDeclined, "amount_limit"};
+    if (amount > options_.decline_above) return {GatewayOutcome::kDeclined, "amount_limit", {}};
     if (options_.decline_rate > 0 || options_.error_rate > 0 || options_.timeout_rate > 0) {
         std::lock_guard lock(mutex_);
         // One draw split into bands: [error | timeout | decline | approve].
         const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
-        if (u < options_.error_rate) return {GatewayOutcome::kError, "gateway_error"};
+        if (u < options_.error_rate) return {GatewayOutcome::kError, "gateway_error", {}};
         if (u < options_.error_rate + options_.timeout_rate) {
-            return {GatewayOutcome::kNoAnswer, "gateway_timeout"};
+            return {GatewayOutcome::kNoAnswer, "gateway_timeout", {}};
         }
         if (u < options_.error_rate + options_.timeout_rate + options_.decline_rate) {
-            return {GatewayOutcome::kDeclined, "card_declined"};
+            return {GatewayOutcome::kDeclined, "card_declined", {}};
         }
     }
-    return {GatewayOutcome::kApproved, {}};
+    return {GatewayOutcome::kApproved, {}, {}};
 }
 
 GatewayDecision SimulatedGateway::Refund(const std::string& /*authorization_id*/,
-                                         std::int64_t /*amount*/) {
+                                         std::int64_t amount, const std::string& idempotency_key) {
     if (options_.latency_ms > 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(options_.latency_ms));
     }
     if (options_.refund_error_rate > 0) {
         std::lock_guard lock(mutex_);
         if (std::uniform_real_distribution<double>(0, 1)(rng_) < options_.refund_error_rate) {
-            return {GatewayOutcome::kError, "gateway_error"};
+            return {GatewayOutcome::kError, "gateway_error", {}};
         }
     }
-    return {GatewayOutcome::kApproved, {}};
+    return Remember(idempotency_key, "refund", amount, {GatewayOutcome::kApproved, {}, {}});
 }
 
 Result<std::size_t> PaymentService::CallGatewayForRefunds(messaging::Bus& bus,
                                                           storage::Connection& db) {
     auto rows = CallDue(
-        db, gateway_calls_, bus.clock().NowMillis(),
-        "SELECT order_id, authorization_id, amount, currency, attempts, request_id, traceparent "
-        "FROM pay_refunds WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT 256",
-        [&](const storage::Row& r) { return gateway_.Refund(r.Text(1), r.Int(2)); });
+        db, gateway_calls_, bus.clock().NowMillis(), options_.claim_ms, "pay_refunds", "order_id",
+        "order_id, authorization_id, amount, currency, attempts, request_id, traceparent",
+        [&](const storage::Row& r) { return gateway_.Refund(r.Text(1), r.Int(2), r.Text(0)); });
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return 0;
     const std::vector<GatewayDecision>& decisions = rows->decisions;
@@ -272,12 +352,12 @@ Result<RefundView> PaymentService::GetRefund(storage::Connection& db, const std:
 
 Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Connection& db) {
     auto rows = CallDue(
-        db, gateway_calls_, bus.clock().NowMillis(),
-        "SELECT checkout_id, amount, currency, token, attempts, request_id, traceparent FROM "
-        "pay_payments WHERE status = 'requested' AND next_at <= ? ORDER BY next_at LIMIT 256",
-        [&](const storage::Row& r) { return gateway_.Authorize(r.Text(3), r.Int(1)); });
+        db, gateway_calls_, bus.clock().NowMillis(), options_.claim_ms, "pay_payments",
+        "checkout_id", "checkout_id, amount, currency, token, attempts, request_id, traceparent",
+        [&](const storage::Row& r) { return gateway_.Authorize(r.Text(3), r.Int(1), r.Text(0)); });
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return 0;
+    if (options_.crash_after_gateway_call) std::_Exit(137);  // fault injection: answers lost
     const std::vector<GatewayDecision>& decisions = rows->decisions;
     // Every answer is decided and its message prepared (checked against the catalog,
     // serialized) here, on the worker's thread; the write only stores them.
@@ -304,7 +384,7 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
         cause.traceparent = r.Text(6);
         const bool approved = d.outcome == GatewayOutcome::kApproved;
         a.status = approved ? "authorized" : "declined";
-        if (approved) a.authorization = ids_.Next();
+        if (approved) a.authorization = d.reference.empty() ? ids_.Next() : d.reference;
         auto message =
             approved
                 ? bus.Prepare(kService, "payment-authorized", a.checkout,
@@ -349,6 +429,9 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
                 !ok) {
                 return ok;
             }
+            // Another instance took the request over after our claim lapsed, and recorded
+            // it (the same answer: same idempotency key): published once, by that one.
+            if (tx.Changes() == 0) continue;
             if (a.message) {
                 if (auto ok = bus.Publish(tx, *a.message); !ok) return ok;
             }
@@ -474,11 +557,12 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
             const Value upd[] = {auth, out.NowMillis(), r.Text(0)};
             if (auto ok = db.Execute(
                     "UPDATE pay_payments SET status = 'authorized', authorization_id = ?, "
-                    "updated_ms = ? WHERE checkout_id = ?",
+                    "updated_ms = ? WHERE checkout_id = ? AND status = 'pending'",
                     upd);
                 !ok) {
                 return ok;
             }
+            if (db.Changes() == 0) continue;  // another instance's ticker answered it
             if (auto ok =
                     out.Publish("payment-authorized", r.Text(0),
                                 json{{"checkoutId", r.Text(0)},

@@ -14,7 +14,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -31,18 +33,26 @@ enum class GatewayOutcome { kApproved, kDeclined, kNoAnswer, kError };
 struct GatewayDecision {
     GatewayOutcome outcome = GatewayOutcome::kApproved;
     std::string reason;
+    // The gateway's own id for an approved authorization (empty: it gave none).
+    std::string reference;
 };
 
+// A payment gateway, called outside any transaction. Every call carries an idempotency key
+// (the payment's checkout id, the refund's order id), as real gateways take one: a call
+// repeated with the key of one that was decided (approved or declined) gets that first answer
+// and moves no money again — an instance that crashed between the call and recording its
+// answer is retried by another without charging twice.
 class PaymentGateway {
   public:
     virtual ~PaymentGateway() = default;
     // Decides an authorization of `amount` minor units on `token`.
-    [[nodiscard]] virtual GatewayDecision Authorize(const std::string& token,
-                                                    std::int64_t amount) = 0;
+    [[nodiscard]] virtual GatewayDecision Authorize(const std::string& token, std::int64_t amount,
+                                                    const std::string& idempotency_key) = 0;
     // Refunds `amount` minor units of the captured authorization `authorization_id`:
     // kApproved or kError (retried).
     [[nodiscard]] virtual GatewayDecision Refund(const std::string& authorization_id,
-                                                 std::int64_t amount) = 0;
+                                                 std::int64_t amount,
+                                                 const std::string& idempotency_key) = 0;
 };
 
 struct SimulatedGatewayOptions {
@@ -55,18 +65,37 @@ struct SimulatedGatewayOptions {
     std::uint64_t seed = 1;
 };
 
+// The simulated gateway keeps what it decided per idempotency key in its own ledger: in
+// memory, or — given a database, so that every process of a cluster calls one gateway, as they
+// would a real one — in the table `gw_ledger` (`Migrate`), which `Charges` reads for tests
+// and audits.
 class SimulatedGateway final : public PaymentGateway {
   public:
-    explicit SimulatedGateway(SimulatedGatewayOptions options = {});
-    [[nodiscard]] GatewayDecision Authorize(const std::string& token, std::int64_t amount) override;
+    explicit SimulatedGateway(SimulatedGatewayOptions options = {},
+                              std::unique_ptr<storage::Connection> ledger = nullptr);
+    [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
+    [[nodiscard]] GatewayDecision Authorize(const std::string& token, std::int64_t amount,
+                                            const std::string& idempotency_key) override;
     // Approved unless the refund error rate fires.
-    [[nodiscard]] GatewayDecision Refund(const std::string& authorization_id,
-                                         std::int64_t amount) override;
+    [[nodiscard]] GatewayDecision Refund(const std::string& authorization_id, std::int64_t amount,
+                                         const std::string& idempotency_key) override;
+    // Approved authorizations per idempotency key in the database's ledger (a key charged twice
+    // would show 2; by the ledger's key it cannot).
+    [[nodiscard]] static Result<std::int64_t> Charges(storage::Connection& db);
 
   private:
+    // The rules' answer (tokens, limit, rates, latency).
+    GatewayDecision Decide(const std::string& token, std::int64_t amount);
+    // The first decided answer for `key` (`decided` when there was none yet).
+    GatewayDecision Remember(const std::string& key, const char* operation, std::int64_t amount,
+                             GatewayDecision decided);
+
     SimulatedGatewayOptions options_;
     std::mutex mutex_;
     std::mt19937_64 rng_;
+    std::unique_ptr<storage::Connection> ledger_;  // guarded by ledger_mutex_
+    std::mutex ledger_mutex_;
+    std::map<std::string, GatewayDecision> decided_;  // without a database
 };
 
 struct PaymentOptions {
@@ -75,6 +104,13 @@ struct PaymentOptions {
     std::int64_t late_answer_ms = -1;
     std::int64_t tick_ms = 50;
     std::int64_t gateway_attempts = 3;  // gateway errors retried this often, then left unanswered
+    // A worker claims due requests for this long before it calls the gateway: an instance
+    // that dies holding them leaves them to another after it (which calls again, with the same
+    // idempotency key).
+    std::int64_t claim_ms = 30'000;
+    // Fault injection (tests): the process ends right after the gateway answered, before the
+    // answer is recorded.
+    bool crash_after_gateway_call = false;
 };
 
 // A checkout's payment as the service keeps it.

@@ -14,22 +14,29 @@ namespace {
 
 using nlohmann::json;
 
-// The simulated gateway, counting the calls it answers.
+// The simulated gateway (its ledger in the test's database), counting the calls it answers;
+// it can lose answers on their way back, as a network does.
 class CountingGateway final : public PaymentGateway {
   public:
-    GatewayDecision Authorize(const std::string& token, std::int64_t amount) override {
+    GatewayDecision Authorize(const std::string& token, std::int64_t amount,
+                              const std::string& key) override {
         ++authorizations;
-        return real_.Authorize(token, amount);
+        GatewayDecision d = real->Authorize(token, amount, key);
+        if (lose_answers > 0) {
+            --lose_answers;
+            return {GatewayOutcome::kError, "answer_lost", {}};
+        }
+        return d;
     }
-    GatewayDecision Refund(const std::string& authorization_id, std::int64_t amount) override {
+    GatewayDecision Refund(const std::string& authorization_id, std::int64_t amount,
+                           const std::string& key) override {
         ++refunds;
-        return real_.Refund(authorization_id, amount);
+        return real->Refund(authorization_id, amount, key);
     }
     std::atomic<int> authorizations{0};
     std::atomic<int> refunds{0};
-
-  private:
-    SimulatedGateway real_;
+    std::atomic<int> lose_answers{0};
+    std::unique_ptr<SimulatedGateway> real = std::make_unique<SimulatedGateway>();
 };
 
 class PaymentServiceTest : public ::testing::TestWithParam<storage::Dialect> {
@@ -37,6 +44,11 @@ class PaymentServiceTest : public ::testing::TestWithParam<storage::Dialect> {
     PaymentServiceTest() : payments_(gateway_, h_.ids()) {}
     void SetUp() override {
         if (!h_.ready()) GTEST_SKIP() << h_.why();
+        EXPECT_TRUE(SimulatedGateway::Migrate(h_.db()));
+        auto ledger = h_.Connect();
+        ASSERT_TRUE(ledger.has_value());
+        gateway_.real =
+            std::make_unique<SimulatedGateway>(SimulatedGatewayOptions{}, std::move(*ledger));
         EXPECT_TRUE(PaymentService::Migrate(h_.db()));
         EXPECT_TRUE(payments_.Register(h_.bus()));
     }
@@ -78,6 +90,46 @@ TEST_P(PaymentServiceTest, TheGatewayIsAskedOncePerCheckout) {
     ASSERT_EQ(authorized.size(), 1u);
     EXPECT_EQ(authorized[0]["checkoutId"], "c1");
     EXPECT_FALSE(authorized[0]["authorizationId"].get<std::string>().empty());
+}
+
+TEST_P(PaymentServiceTest, AnAnswerLostOnTheWayIsAskedForAgainWithTheSameKeyAndChargesOnce) {
+    // The gateway approved, but the answer never reached us (or we crashed before recording
+    // it): the request is due again, and the second call, with the same idempotency key (the
+    // checkout), gets the first answer instead of a second charge.
+    gateway_.lose_answers = 1;
+    ASSERT_TRUE(Authorize("c1", "tok_visa"));
+    ASSERT_TRUE(h_.Run());
+    EXPECT_TRUE(h_.Published("payment-authorized").empty());
+    ASSERT_TRUE(h_.Advance(1'000));  // past the backoff
+    EXPECT_EQ(gateway_.authorizations.load(), 2);
+    const auto authorized = h_.Published("payment-authorized");
+    ASSERT_EQ(authorized.size(), 1u);
+    EXPECT_EQ(SimulatedGateway::Charges(h_.db()).value_or(-1), 1);
+    // The authorization is the gateway's own reference, the same for both calls.
+    EXPECT_TRUE(authorized.front()["authorizationId"].get<std::string>().starts_with("gw-"));
+}
+
+TEST(SimulatedGatewayTest, OneKeyOneAnswerAcrossGatewaysSharingALedger) {
+    // Two processes' gateways over one ledger are one gateway: the first decision stands.
+    auto made = storage::testing::MakeTestDatabase(storage::Dialect::kSqlite);
+    ASSERT_TRUE(made.has_value());
+    auto db = (*made)->Connect();
+    ASSERT_TRUE(db.has_value());
+    ASSERT_TRUE(SimulatedGateway::Migrate(**db));
+    SimulatedGateway a({}, std::move(*(*made)->Connect()));
+    SimulatedGateway b({.decline_rate = 1.0}, std::move(*(*made)->Connect()));
+    const GatewayDecision first = a.Authorize("tok_visa", 2'500, "c1");
+    const GatewayDecision again = b.Authorize("tok_visa", 2'500, "c1");  // b would decline
+    EXPECT_EQ(first.outcome, GatewayOutcome::kApproved);
+    EXPECT_EQ(again.outcome, GatewayOutcome::kApproved);
+    EXPECT_EQ(again.reference, first.reference);
+    EXPECT_EQ(b.Authorize("tok_visa", 2'500, "c2").outcome, GatewayOutcome::kDeclined);
+    EXPECT_EQ(SimulatedGateway::Charges(**db).value_or(-1), 1);
+    // Errors are not decisions: a key that failed is decided afresh.
+    EXPECT_EQ(a.Authorize("tok_error", 2'500, "c3").outcome, GatewayOutcome::kError);
+    // Refunds have keys of their own.
+    EXPECT_EQ(a.Refund(first.reference, 2'500, "o1").outcome, GatewayOutcome::kApproved);
+    EXPECT_EQ(SimulatedGateway::Charges(**db).value_or(-1), 1);
 }
 
 TEST_P(PaymentServiceTest, DeclinesCarryTheGatewaysReason) {

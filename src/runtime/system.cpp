@@ -102,7 +102,14 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
     s->checkout_api_ = std::make_unique<ordering::CheckoutApi>();
     s->orchestrator_ = std::make_unique<ordering::CheckoutOrchestrator>(s->options_.deadlines);
     s->orders_ = std::make_unique<ordering::OrderService>(*s->ids_, s->options_.order_faults);
-    s->gateway_ = std::make_unique<payments::SimulatedGateway>(s->options_.gateway);
+    // The simulated gateway keeps its ledger in the database: one gateway for every process.
+    if (auto ok = payments::SimulatedGateway::Migrate(*s->db_); !ok) {
+        return std::unexpected(ok.error());
+    }
+    auto ledger = s->Connect();
+    if (!ledger) return std::unexpected(ledger.error());
+    s->gateway_ =
+        std::make_unique<payments::SimulatedGateway>(s->options_.gateway, std::move(*ledger));
     s->payments_ =
         std::make_unique<payments::PaymentService>(*s->gateway_, *s->ids_, s->options_.payments);
     s->inventory_ = std::make_unique<fulfilment::InventoryService>(*s->ids_);

@@ -35,6 +35,10 @@ class ServiceHarness {
     ServiceHarness& operator=(const ServiceHarness&) = delete;
 
     [[nodiscard]] storage::Connection& db() { return *db_; }
+    // Another connection to the harness's database (a second "process").
+    [[nodiscard]] Result<std::unique_ptr<storage::Connection>> Connect() const {
+        return database_->Connect();
+    }
     [[nodiscard]] Bus& bus() { return *bus_; }
     [[nodiscard]] ManualClock& clock() { return clock_; }
     [[nodiscard]] IdGenerator& ids() { return *ids_; }
