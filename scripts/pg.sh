@@ -10,7 +10,8 @@
 #   scripts/pg.sh url DIR            print the URL of a started server
 #
 # fsync and synchronous_commit stay on (PostgreSQL's defaults): figures measured on it are
-# durable ones. Only local connections over TCP are accepted (trust for 127.0.0.1: the server
+# durable ones. deadlock_timeout is 50 ms (default 1 s): competing consumers' batches that lock
+# the same hot rows (stock) in different orders are found out and redone quickly. Only local connections over TCP are accepted (trust for 127.0.0.1: the server
 # is private to whoever started it). Exit 0 without a server, saying so, when PostgreSQL is not
 # installed and ACME_PG_OPTIONAL=1 (the test fixture): its tests then skip, saying why.
 set -euo pipefail
@@ -93,7 +94,7 @@ start() {
     echo "$port" >"$dir/port"
     as_pg "$bindir/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' \
-            -c max_connections=300 -c shared_buffers=128MB -c fsync=on \
+            -c max_connections=300 -c shared_buffers=128MB -c fsync=on -c deadlock_timeout=50ms ${ACME_PG_EXTRA:-} \
             -c synchronous_commit=on" start >/dev/null || {
         tail -20 "$dir/server.log" >&2
         exit 1

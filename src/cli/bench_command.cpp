@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -36,7 +37,8 @@ struct BenchArgs {
     int checkouts = 2000;
     int concurrency = 32;
     double rate = 0;   // checkouts per second; 0 = as fast as possible
-    std::string url;   // external server; empty = start one in-process
+    std::string url;   // external servers, comma-separated; empty = start one in-process
+    std::string db;    // postgresql://...: the external servers' database (progress, latency)
     std::string data;  // data folder (embedded: default a temporary one)
     std::string durability = "full";
     std::string token = "tok_visa";
@@ -101,6 +103,9 @@ double Percentile(std::vector<double> v, double p) {
 
 struct Counts {
     std::int64_t completed = 0, rejected = 0, pending = 0;
+    Counts operator-(const Counts& o) const {
+        return {completed - o.completed, rejected - o.rejected, pending - o.pending};
+    }
 };
 
 Counts SagaCounts(storage::Connection& db) {
@@ -164,21 +169,51 @@ int RunBench(const BenchArgs& args) {
         if (!srv) return ReportError(srv.error());
         server = std::move(*srv);
         port = server->port();
+    }
+    // Where each client thread sends: the servers in turn (the in-process one, or --url's).
+    std::vector<std::pair<std::string, std::uint16_t>> targets;
+    if (embedded) {
+        targets.emplace_back(host, port);
     } else {
-        auto parsed = http::ParseBaseUrl(args.url);
-        if (!parsed) return ReportError(parsed.error());
-        host = parsed->first;
-        port = parsed->second;
+        for (std::size_t at = 0; at < args.url.size();) {
+            const std::size_t comma = std::min(args.url.find(',', at), args.url.size());
+            auto parsed = http::ParseBaseUrl(args.url.substr(at, comma - at));
+            if (!parsed) return ReportError(parsed.error());
+            targets.emplace_back(parsed->first, parsed->second);
+            at = comma + 1;
+        }
+        host = targets.front().first;
+        port = targets.front().second;
     }
-    std::unique_ptr<storage::Connection> db;
-    if (!data.empty()) {
+    std::atomic<std::size_t> next_target{0};
+    auto next_server = [&] { return targets[next_target.fetch_add(1) % targets.size()]; };
+    // The database the sagas are read from: the in-process one, --data's or --db's.
+    auto open_db = [&]() -> std::unique_ptr<storage::Connection> {
+        if (!args.db.empty()) {
+            auto conn = storage::OpenPostgres(args.db, {.application_name = "acme-bench"});
+            if (conn) return std::move(*conn);
+            std::fprintf(stderr, "acme bench: %s\n", conn.error().message.c_str());
+            return nullptr;
+        }
+        if (data.empty()) return nullptr;
         auto conn = storage::OpenSqlite(data / "acme.sqlite");
-        if (conn) db = std::move(*conn);
-    }
+        return conn ? std::move(*conn) : nullptr;
+    };
+    std::unique_ptr<storage::Connection> db = open_db();
+    // Sagas already there (an external server's earlier runs) are not this run's.
+    const Counts earlier = db ? SagaCounts(*db) : Counts{};
+    const std::int64_t started_ms = SystemClock().NowMillis();
+    auto commits = [&]() -> std::int64_t {
+        if (!db || db->dialect() != storage::Dialect::kPostgresql) return -1;
+        auto rows = db->Query(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+        return rows && !rows->empty() ? rows->front().Int(0) : -1;
+    };
     std::printf(
-        "acme bench: %d checkouts, concurrency %d, rate %s, server %s:%u (%s), durability %s\n",
+        "acme bench: %d checkouts, concurrency %d, rate %s, server %s:%u%s (%s), durability %s\n",
         args.checkouts, args.concurrency,
         args.rate > 0 ? (std::to_string(args.rate) + "/s").c_str() : "max", host.c_str(), port,
+        targets.size() > 1 ? (" and " + std::to_string(targets.size() - 1) + " more").c_str() : "",
         embedded ? "in-process" : "external", args.durability.c_str());
     std::fflush(stdout);
 
@@ -228,7 +263,8 @@ int RunBench(const BenchArgs& args) {
     if (!args.journey) {
         const auto prep_start = Clock::now();
         run_threads([&] {
-            http::HttpClient client(host, port);
+            const auto [h, p] = next_server();
+            http::HttpClient client(h, p);
             for (int i = next.fetch_add(1); i < args.checkouts; i = next.fetch_add(1)) {
                 carts[static_cast<std::size_t>(i)] = make_cart(client, i);
             }
@@ -245,12 +281,14 @@ int RunBench(const BenchArgs& args) {
     const CpuSnapshot cpu_start = TakeCpuSnapshot();
     const storage::WalWriteStats wal_start = storage::GetWalWriteStats();
     const auto start = Clock::now();
+    const std::int64_t commits_start = commits();
     const std::string run = std::to_string(std::random_device{}());
     std::atomic<bool> done_sending{false};
     auto worker = [&] {
         pthread_setname_np(pthread_self(), "acme-client");
         const double cpu0 = ThreadCpuSeconds();
-        http::HttpClient client(host, port);
+        const auto [h, p] = next_server();
+        http::HttpClient client(h, p);
         std::vector<double> local;
         for (;;) {
             const int i = next.fetch_add(1);
@@ -278,15 +316,12 @@ int RunBench(const BenchArgs& args) {
     std::thread sender([&] { run_threads(worker); });
     // The progress thread reads through a connection of its own: a connection is used by one
     // thread at a time.
-    std::unique_ptr<storage::Connection> progress_db;
-    if (!data.empty()) {
-        if (auto conn = storage::OpenSqlite(data / "acme.sqlite")) progress_db = std::move(*conn);
-    }
+    std::unique_ptr<storage::Connection> progress_db = open_db();
     std::thread progress([&] {
         while (!done_sending) {
             std::this_thread::sleep_for(std::chrono::seconds(1));
             const double s = std::chrono::duration<double>(Clock::now() - start).count();
-            const Counts c = progress_db ? SagaCounts(*progress_db) : Counts{};
+            const Counts c = progress_db ? SagaCounts(*progress_db) - earlier : Counts{};
             std::printf(
                 "  %6.1fs  accepted %d/%d  orders created %lld  rejected %lld  in flight %lld\n", s,
                 accepted.load(), args.checkouts, static_cast<long long>(c.completed),
@@ -299,13 +334,14 @@ int RunBench(const BenchArgs& args) {
     const double send_s = std::chrono::duration<double>(Clock::now() - start).count();
     if (!args.no_wait && db) {
         while (std::chrono::duration<double>(Clock::now() - start).count() < args.timeout_s) {
-            const Counts c = SagaCounts(*db);
+            const Counts c = SagaCounts(*db) - earlier;
             if (c.completed + c.rejected >= accepted.load() && c.pending == 0) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     }
     const CpuSnapshot cpu_end = TakeCpuSnapshot();
     const storage::WalWriteStats wal_end = storage::GetWalWriteStats();
+    const std::int64_t commits_end = commits();
     done_sending = true;
     progress.join();
     std::printf("\naccepted %d checkouts in %.2f s (%.0f/s), %d errors, %d retried calls\n",
@@ -319,8 +355,8 @@ int RunBench(const BenchArgs& args) {
         auto rows = db->Query(
             "SELECT s.updated_ms - l.created_ms, s.updated_ms, l.created_ms FROM ord_sagas s JOIN "
             "bus_log l ON l.type = 'cart-checked-out' AND l.subject = s.checkout_id WHERE s.state "
-            "= "
-            "'completed'");
+            "= 'completed' AND l.created_ms >= ?",
+            std::array<storage::Value, 1>{started_ms});
         std::vector<double> e2e;
         std::int64_t first = INT64_MAX, last = 0;
         if (rows) {
@@ -330,7 +366,7 @@ int RunBench(const BenchArgs& args) {
                 first = std::min(first, r.Int(2));
             }
         }
-        const Counts c = SagaCounts(*db);
+        const Counts c = SagaCounts(*db) - earlier;
         const double span_s = e2e.empty() ? 0 : static_cast<double>(last - first) / 1000.0;
         std::printf("orders created %lld, rejected %lld, pending %lld\n",
                     static_cast<long long>(c.completed), static_cast<long long>(c.rejected),
@@ -343,6 +379,12 @@ int RunBench(const BenchArgs& args) {
             Percentile(e2e, 0.5), Percentile(e2e, 0.9), Percentile(e2e, 0.99),
             Percentile(e2e, 1.0));
         if (c.pending > 0) rc = kExitFindings;
+        if (commits_start >= 0 && commits_end >= 0 && accepted.load() > 0) {
+            // Every transaction of the database in the timed phase, from every process (and
+            // this one's reads), per accepted checkout.
+            std::printf("database commits per checkout (timed phase, pg_stat_database): %.2f\n",
+                        static_cast<double>(commits_end - commits_start) / accepted.load());
+        }
     }
     // Where the CPU went while checkouts were sent and handled (the machine's cores are shared
     // by server and load generator): per accepted checkout.
@@ -392,7 +434,12 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
         ->check(CLI::Range(1, 1024));
     cmd->add_option("--rate", args->rate, "checkouts per second (default: as fast as possible)")
         ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--url", args->url, "an acme serve to drive (default: start one in-process)");
+    cmd->add_option("--url", args->url,
+                    "acme serve instances to drive, comma-separated, client threads spread over "
+                    "them (default: start one in-process)");
+    cmd->add_option("--db", args->db,
+                    "the PostgreSQL URL those instances share, to follow the sagas (progress, "
+                    "accepted -> order created, commits per checkout)");
     cmd->add_option("--data", args->data,
                     "data folder to read results from (and to use in-process)");
     cmd->add_option("--durability", args->durability,

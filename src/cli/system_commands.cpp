@@ -20,6 +20,11 @@ struct ServeArgs {
     std::string data = "data";
     std::string db;        // postgresql://...: the scale-out mode
     std::string services;  // comma-separated; empty: all
+    std::int64_t initial_stock = 100;
+    std::int64_t payment_claim_ms = 30'000;
+    std::int64_t lease_ms = 30'000;
+    bool crash_after_gateway_call = false;
+    int consumer_threads = messaging::BusOptions{}.consumer_threads;
     std::string listen = "127.0.0.1:8080";
     std::string catalog = "catalog";
     std::string durability = "full";
@@ -54,6 +59,11 @@ int RunServe(const ServeArgs& args) {
     runtime::SystemOptions options;
     options.data_dir = args.data;
     options.database_url = args.db;
+    options.initial_stock = args.initial_stock;
+    options.payments.claim_ms = args.payment_claim_ms;
+    options.payments.crash_after_gateway_call = args.crash_after_gateway_call;
+    options.bus.lease_ms = args.lease_ms;
+    options.bus.consumer_threads = args.consumer_threads;
     for (std::size_t at = 0; at < args.services.size();) {
         const std::size_t comma = std::min(args.services.find(',', at), args.services.size());
         if (comma > at) options.services.insert(args.services.substr(at, comma - at));
@@ -294,6 +304,28 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
                      "consumers wait this long after a wake-up so batches grow (group commit; "
                      "default 2000)")
         ->check(CLI::NonNegativeNumber);
+    serve
+        ->add_option("--initial-stock", serve_args->initial_stock,
+                     "units of each demo product on first start (default 100)")
+        ->check(CLI::NonNegativeNumber);
+    serve
+        ->add_option("--lease-ms", serve_args->lease_ms,
+                     "PostgreSQL: how long an instance that stops answering keeps the messages it "
+                     "claimed (default 30000)")
+        ->check(CLI::Range(100, 3'600'000));
+    serve
+        ->add_option("--payment-claim-ms", serve_args->payment_claim_ms,
+                     "how long a payment worker holds the requests it took before another "
+                     "instance may call the gateway for them again (default 30000)")
+        ->check(CLI::Range(100, 3'600'000));
+    serve
+        ->add_option("--consumer-threads", serve_args->consumer_threads,
+                     "PostgreSQL: threads delivering messages, each with its own connection "
+                     "(default 4)")
+        ->check(CLI::Range(1, 64));
+    serve->add_flag("--fault-crash-after-gateway-call", serve_args->crash_after_gateway_call,
+                    "fault injection (tests): end the process right after the gateway answered, "
+                    "before the answer is recorded");
     AddWriterOptions(*serve, serve_args->checkpoint, serve_args->writer_nice);
     serve->callback([&exit_code, serve_args] { exit_code = RunServe(*serve_args); });
 

@@ -1,6 +1,7 @@
 #include "messaging/bus.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -75,6 +76,8 @@ struct Bus::Impl {
     std::atomic<bool> running{false};
     std::vector<std::jthread> threads;  // tickers and workers
     Signal worker_signal;               // a round handled messages: workers may have work
+    Signal consumer_signal;             // PostgreSQL: there may be messages (first consumer)
+    Signal helper_signal;               // ... and the first one found some (the others)
     Signal stop_signal;                 // tickers only sleep between runs
 };
 
@@ -178,20 +181,71 @@ Result<std::size_t> Bus::RunUntilIdle(storage::Connection& db, int max_rounds) {
     return static_cast<std::size_t>(s.transport->Stats().handled - handled_before);
 }
 
-Result<void> Bus::Start(const Connector& connect) {
+Result<void> Bus::Start(const Connector& connect, const ListenerFactory& listen) {
     Impl& s = *impl_;
     s.running = true;
-    // One writer for every consumer: SQLite has one writer, so consumer threads of their own
-    // would only queue for it; one thread commits all their batches together.
+    if (listen && s.transport->HasConsumers()) {
+        std::vector<std::string> channels;
+        for (const std::string& c : s.transport->Consumers()) channels.push_back(WakeChannel(c));
+        auto listener = listen(channels);
+        if (!listener) return std::unexpected(listener.error());
+        s.threads.emplace_back([&s, l = std::shared_ptr(std::move(*listener))] {
+            pthread_setname_np(pthread_self(), "acme-listen");
+            while (s.running) {
+                auto woken = l->Wait(200);
+                if (!woken) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                    continue;  // reconnects on the next Wait; polling covers the gap
+                }
+                if (*woken) {
+                    s.consumer_signal.Raise();
+                    s.worker_signal.Raise();
+                    // Debounced: the commits of the next moment are one wake-up.
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                }
+            }
+        });
+    }
+    // SQLite: one writer for every consumer — consumer threads of their own would only queue
+    // for it; one thread commits all their batches together. PostgreSQL: the writer only
+    // writes, and consumer threads of their own deliver, several batches at once.
+    const bool queue = s.options.backend == storage::Dialect::kPostgresql;
     std::unique_ptr<storage::Connection> writer;
-    if (s.transport->HasConsumers()) {
+    if (s.transport->HasConsumers() || queue) {
         auto db = connect();
         if (!db) return std::unexpected(db.error());
         writer = std::move(*db);
     }
-    s.dispatcher.Start(
-        std::move(writer), [&s](storage::Connection& db) { return s.transport->Poll(db); },
-        [&s] { s.worker_signal.Raise(); });
+    Round round;
+    if (!queue) round = [&s](storage::Connection& db) { return s.transport->Poll(db); };
+    s.dispatcher.Start(std::move(writer), std::move(round), [&s] {
+        s.worker_signal.Raise();
+        s.consumer_signal.Raise();
+    });
+    // The first consumer thread answers wake-ups; the others join while it finds work (each
+    // poll that handled something calls one more), so an idle process makes one poll per
+    // wake-up, not one per thread. Wake-ups come from this process's commits and, through the
+    // listener, other processes'; polling every poll_ms x 10 is the fallback.
+    for (int i = 0; queue && s.transport->HasConsumers() && i < s.options.consumer_threads; ++i) {
+        auto db = connect();
+        if (!db) return std::unexpected(db.error());
+        Signal& wake = i == 0 ? s.consumer_signal : s.helper_signal;
+        s.threads.emplace_back([&s, &wake, conn = std::shared_ptr(std::move(*db))] {
+            pthread_setname_np(pthread_self(), "acme-consume");
+            while (s.running) {
+                const std::uint64_t seen = wake.Seen();
+                auto n = s.transport->Poll(*conn);
+                if (n && *n > 0) {
+                    // More may be waiting, and what it handled may have published work.
+                    s.helper_signal.Raise();
+                    s.worker_signal.Raise();
+                    continue;
+                }
+                if (!n) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                (void)wake.WaitPast(seen, s.options.poll_ms * 10, s.running);
+            }
+        });
+    }
     for (auto& [period, worker] : s.workers) {
         auto db = connect();
         if (!db) return std::unexpected(db.error());
@@ -203,6 +257,7 @@ Result<void> Bus::Start(const Connector& connect) {
                     auto n = (*fn)(*conn);
                     if (n && *n > 0) {
                         s.dispatcher.Wake();
+                        s.consumer_signal.Raise();
                         continue;
                     }
                     (void)s.worker_signal.WaitPast(seen, period_ms, s.running);
@@ -216,7 +271,10 @@ Result<void> Bus::Start(const Connector& connect) {
             pthread_setname_np(pthread_self(), "acme-ticker");
             while (s.running) {
                 auto n = s.RunTicker(*t, *conn, false);
-                if (n && *n > 0) s.dispatcher.Wake();
+                if (n && *n > 0) {
+                    s.dispatcher.Wake();
+                    s.consumer_signal.Raise();
+                }
                 (void)s.stop_signal.WaitPast(
                     s.stop_signal.Seen(), std::min<std::int64_t>(t->period_ms, s.options.poll_ms),
                     s.running);
@@ -230,6 +288,8 @@ void Bus::Stop() {
     Impl& s = *impl_;
     s.running = false;
     s.worker_signal.Raise();
+    s.consumer_signal.Raise();
+    s.helper_signal.Raise();
     s.stop_signal.Raise();
     s.dispatcher.Stop();
     s.threads.clear();
@@ -238,6 +298,7 @@ void Bus::Stop() {
 void Bus::Notify() {
     impl_->dispatcher.Wake();
     impl_->worker_signal.Raise();
+    impl_->consumer_signal.Raise();
 }
 
 BusStats Bus::Stats() const {

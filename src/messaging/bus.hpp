@@ -8,14 +8,16 @@
 // messages is not its business.
 //
 // `RunUntilIdle` drives everything on the calling thread (tests). `Start` runs the writer
-// thread (writes, then delivery rounds: the messages they publish are handled in the same
-// round), one thread per ticker and per worker, and the teller thread of `WriteAsync`.
+// thread (writes, then, on SQLite, delivery rounds: the messages they publish are handled in
+// the same round; on PostgreSQL `consumer_threads` threads of their own deliver), one thread
+// per ticker and per worker, and the teller thread of `WriteAsync`.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -43,6 +45,10 @@ struct BusOptions {
     int dispatcher_nice = -10;       // DispatcherOptions::nice
     bool strict_contracts = false;   // contract violations throw (tests)
     std::int64_t lease_ms = 30'000;  // SqlQueueOptions::lease_ms
+    // PostgreSQL: threads polling the transport, each with its own connection (a message's
+    // statements wait on round trips: several batches in flight keep the cores busy). SQLite
+    // has one writer: the dispatcher's thread polls there.
+    int consumer_threads = 4;
     // Which database carries the messages: SQLite, the SQL log (one process, one writer);
     // PostgreSQL, the SQL queue (any number of processes and instances).
     storage::Dialect backend = storage::Dialect::kSqlite;
@@ -126,8 +132,14 @@ class Bus {
     [[nodiscard]] Result<std::size_t> RunUntilIdle(storage::Connection& db) {
         return RunUntilIdle(db, 10'000);
     }
-    // Starts the threads, each with its own connection.
-    [[nodiscard]] Result<void> Start(const Connector& connect);
+    // A listener on the given channels.
+    using ListenerFactory = std::function<Result<std::unique_ptr<storage::Listener>>(
+        const std::vector<std::string>& channels)>;
+    // Starts the threads, each with its own connection; with `listen` (PostgreSQL), also one
+    // that waits for other processes' commits that published for this one's consumers
+    // (outbox.hpp, WakeChannel) and wakes them at once instead of at their next poll.
+    [[nodiscard]] Result<void> Start(const Connector& connect,
+                                     const ListenerFactory& listen = nullptr);
     void Stop();
     // Wakes delivery (after a commit that published outside a handler).
     void Notify();

@@ -72,6 +72,12 @@ Result<PreparedMessage> Outbox::Prepare(const std::string& service, const std::s
     return PreparedMessage(std::move(e), now);
 }
 
+std::string WakeChannel(std::string_view consumer) {
+    std::string out = "acme_";
+    for (char c : consumer) out += c == '-' ? '_' : c;
+    return out;
+}
+
 Result<void> Outbox::Publish(storage::Connection& db, const PreparedMessage& message) {
     const Envelope& e = message.envelope();
     const Value params[] = {
@@ -104,6 +110,13 @@ Result<void> Outbox::Publish(storage::Connection& db, const PreparedMessage& mes
             "(?,?,?,?,?,?,?,?,?,?,?) RETURNING seq, subject) INSERT INTO bus_deliveries(consumer, "
             "seq, subject) SELECT c, m.seq, m.subject FROM m, unnest(string_to_array(?, ',')) AS c",
             with_receivers);
+        // The receivers' processes wake at the commit (once per channel and transaction).
+        const std::string& receivers = std::get<std::string>(with_receivers[11]);
+        for (std::size_t at = 0; at < receivers.size();) {
+            const std::size_t comma = std::min(receivers.find(',', at), receivers.size());
+            db.NotifyOnCommit(WakeChannel(std::string_view(receivers).substr(at, comma - at)));
+            at = comma + 1;
+        }
     }
     if (!ok) return ok;
     impl_->published.fetch_add(1);

@@ -8,8 +8,9 @@
 // Which transport then carries the stored messages is not the outbox's business, but for one
 // thing: on PostgreSQL the same statement writes a delivery row per receiver the catalog
 // declares (`bus_deliveries`, the SQL queue transport's work list), so a message is never
-// stored without the rows that make sure each receiver gets it. A payload
-// published here stays parsed in memory until every in-process consumer of its type took it
+// stored without the rows that make sure each receiver gets it; and its commit notifies each
+// receiver's `WakeChannel`, so consumers in other processes do not wait for their next poll. A
+// payload published here stays parsed in memory until every in-process consumer of its type took it
 // (`TakeLocal`), so handlers in this process do not parse its text again.
 //
 // Inbox: `TakeIn` records, in the consumer's transaction, that a consumer took a message in;
@@ -20,6 +21,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -31,6 +33,11 @@
 #include "storage/database.hpp"
 
 namespace acme::messaging {
+
+// The channel a PostgreSQL transaction that published for `consumer` notifies at its commit,
+// and that consumer's processes listen on (storage::Connection::NotifyOnCommit,
+// storage::Listener): "acme_" and the service id with '_' for '-'.
+[[nodiscard]] std::string WakeChannel(std::string_view consumer);
 
 // Thrown instead of returning an error when contracts are strict (tests).
 class ContractViolation : public std::runtime_error {

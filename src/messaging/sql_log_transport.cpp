@@ -482,6 +482,12 @@ Result<void> SqlLogTransport::Subscribe(const std::string& consumer, const std::
 
 bool SqlLogTransport::HasConsumers() const { return !impl_->consumers_.empty(); }
 
+std::vector<std::string> SqlLogTransport::Consumers() const {
+    std::vector<std::string> out;
+    for (const auto& [name, c] : impl_->consumers_) out.push_back(name);
+    return out;
+}
+
 Result<std::size_t> SqlLogTransport::Poll(storage::Connection& db) {
     if (db.dialect() != storage::Dialect::kSqlite) {
         // Offsets by seq are gap-free only with one writer at a time (see the header).

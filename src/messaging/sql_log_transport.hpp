@@ -47,6 +47,7 @@ class SqlLogTransport final : public Transport {
     [[nodiscard]] Result<void> Subscribe(const std::string& consumer, const std::string& type,
                                          Handler handler) override;
     [[nodiscard]] bool HasConsumers() const override;
+    [[nodiscard]] std::vector<std::string> Consumers() const override;
     [[nodiscard]] Result<std::size_t> Poll(storage::Connection& db) override;
     [[nodiscard]] std::int64_t Backlog() const override;
     [[nodiscard]] DeliveryStats Stats() const override;

@@ -36,6 +36,8 @@ struct SqlQueueOptions {
     std::int64_t lease_ms = 30'000;
 };
 
+// Poll may run on several threads at once, each with its own connection: they claim different
+// rows (SKIP LOCKED), as instances in other processes do.
 class SqlQueueTransport final : public Transport {
   public:
     SqlQueueTransport(Outbox& outbox, SqlQueueOptions options = {});
@@ -49,6 +51,7 @@ class SqlQueueTransport final : public Transport {
     [[nodiscard]] Result<void> Subscribe(const std::string& consumer, const std::string& type,
                                          Handler handler) override;
     [[nodiscard]] bool HasConsumers() const override;
+    [[nodiscard]] std::vector<std::string> Consumers() const override;
     // kFailedPrecondition on a connection that is not PostgreSQL (SKIP LOCKED).
     [[nodiscard]] Result<std::size_t> Poll(storage::Connection& db) override;
     [[nodiscard]] std::int64_t Backlog() const override;

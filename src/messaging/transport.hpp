@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "messaging/envelope.hpp"
@@ -40,8 +41,9 @@ class Transport {
     // when the catalog does not declare that `consumer` receives `type`.
     [[nodiscard]] virtual Result<void> Subscribe(const std::string& consumer,
                                                  const std::string& type, Handler handler) = 0;
-    // Whether any consumer subscribed.
+    // Whether any consumer subscribed; which.
     [[nodiscard]] virtual bool HasConsumers() const = 0;
+    [[nodiscard]] virtual std::vector<std::string> Consumers() const = 0;
     // Delivers what is due now on the calling thread, in transactions on `db`: new messages
     // and due retries. Returns how many messages it looked at (0: nothing to do).
     [[nodiscard]] virtual Result<std::size_t> Poll(storage::Connection& db) = 0;

@@ -131,9 +131,8 @@ Result<void> RecordGatewayError(storage::Connection& tx, const std::string& tabl
 
 }  // namespace
 
-SimulatedGateway::SimulatedGateway(SimulatedGatewayOptions options,
-                                   std::unique_ptr<storage::Connection> ledger)
-    : options_(options), rng_(options.seed), ledger_(std::move(ledger)) {}
+SimulatedGateway::SimulatedGateway(SimulatedGatewayOptions options, Connector ledger)
+    : options_(options), rng_(options.seed), connect_(std::move(ledger)) {}
 
 Result<void> SimulatedGateway::Migrate(storage::Connection& db) {
     static constexpr const char* kLedger =
@@ -165,29 +164,59 @@ GatewayDecision SimulatedGateway::Remember(const std::string& key, const char* o
         std::lock_guard lock(mutex_);
         decided.reference = "gw-" + std::to_string(rng_());
     }
-    std::lock_guard lock(ledger_mutex_);
-    if (!ledger_) {
-        return decided_.try_emplace(std::string(operation) + ":" + key, decided).first->second;
-    }
     const std::string scoped = std::string(operation) + ":" + key;
+    if (!connect_) {
+        std::lock_guard lock(ledger_mutex_);
+        return decided_.try_emplace(scoped, decided).first->second;
+    }
+    // A connection of the pool (concurrent calls commit together: the server groups their
+    // WAL flushes), or a new one while fewer than kLedgerConnections are open.
+    std::unique_ptr<storage::Connection> conn;
+    {
+        std::lock_guard lock(ledger_mutex_);
+        if (!idle_.empty()) {
+            conn = std::move(idle_.back());
+            idle_.pop_back();
+        }
+    }
+    if (!conn) {
+        auto opened = connect_();
+        if (!opened) return {GatewayOutcome::kError, "gateway_error", {}};
+        conn = std::move(*opened);
+    }
     const std::string outcome =
         decided.outcome == GatewayOutcome::kApproved ? "approved" : "declined";
     const Value row[] = {scoped,         std::string(operation), outcome,
                          decided.reason, decided.reference,      amount};
     const Value k[] = {scoped};
-    auto first = storage::InTransaction(*ledger_, [&]() -> Result<std::vector<storage::Row>> {
-        if (auto ok = ledger_->Execute(
-                "INSERT INTO gw_ledger(idempotency_key, operation, outcome, reason, reference, "
-                "amount) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                row);
-            !ok) {
-            return std::unexpected(ok.error());
-        }
-        return ledger_->Query(
-            "SELECT outcome, reason, reference FROM gw_ledger WHERE "
-            "idempotency_key = ?",
-            k);
-    });
+    // The first answer for the key: stored now, or before (rows never change, so the read
+    // after the insert needs no transaction around the two).
+    Result<std::vector<storage::Row>> first = std::vector<storage::Row>{};
+    if (conn->dialect() == storage::Dialect::kPostgresql) {
+        // One statement, one transaction: the row stored now, or the one stored before.
+        const Value both[] = {scoped,         std::string(operation), outcome,
+                              decided.reason, decided.reference,      amount,
+                              scoped};
+        first = conn->Query(
+            "WITH ins AS (INSERT INTO gw_ledger(idempotency_key, operation, outcome, reason, "
+            "reference, amount) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING "
+            "outcome, reason, reference) SELECT outcome, reason, reference FROM ins UNION ALL "
+            "SELECT outcome, reason, reference FROM gw_ledger WHERE idempotency_key = ? LIMIT 1",
+            both);
+    } else if (auto stored = conn->Execute(
+                   "INSERT INTO gw_ledger(idempotency_key, operation, outcome, reason, reference, "
+                   "amount) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                   row);
+               !stored) {
+        first = std::unexpected(stored.error());
+    } else {
+        first = conn->Query(
+            "SELECT outcome, reason, reference FROM gw_ledger WHERE idempotency_key = ?", k);
+    }
+    {
+        std::lock_guard lock(ledger_mutex_);
+        if (idle_.size() < kLedgerConnections) idle_.push_back(std::move(conn));
+    }
     // A gateway that cannot reach its books fails the call (retried with backoff).
     if (!first || first->empty()) return {GatewayOutcome::kError, "gateway_error", {}};
     const storage::Row& r = first->front();
@@ -244,7 +273,7 @@ GatewayDecision SimulatedGateway::Refund(const std::string& /*authorization_id*/
 Result<std::size_t> PaymentService::CallGatewayForRefunds(messaging::Bus& bus,
                                                           storage::Connection& db) {
     auto rows = CallDue(
-        db, gateway_calls_, bus.clock().NowMillis(), options_.claim_ms, "pay_refunds", "order_id",
+        db, *gateway_calls_, bus.clock().NowMillis(), options_.claim_ms, "pay_refunds", "order_id",
         "order_id, authorization_id, amount, currency, attempts, request_id, traceparent",
         [&](const storage::Row& r) { return gateway_.Refund(r.Text(1), r.Int(2), r.Text(0)); });
     if (!rows) return std::unexpected(rows.error());
@@ -352,7 +381,7 @@ Result<RefundView> PaymentService::GetRefund(storage::Connection& db, const std:
 
 Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Connection& db) {
     auto rows = CallDue(
-        db, gateway_calls_, bus.clock().NowMillis(), options_.claim_ms, "pay_payments",
+        db, *gateway_calls_, bus.clock().NowMillis(), options_.claim_ms, "pay_payments",
         "checkout_id", "checkout_id, amount, currency, token, attempts, request_id, traceparent",
         [&](const storage::Row& r) { return gateway_.Authorize(r.Text(3), r.Int(1), r.Text(0)); });
     if (!rows) return std::unexpected(rows.error());
@@ -443,6 +472,8 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
 }
 
 Result<void> PaymentService::Register(messaging::Bus& bus) {
+    if (!gateway_calls_)
+        gateway_calls_ = std::make_unique<TaskPool>(kGatewayCalls - 1, "acme-gateway");
     // The request is recorded in the handler's transaction; the gateway is called by the
     // worker below, outside any transaction, so its latency never holds the write lock.
     auto authorize = [](const messaging::Envelope& e, const json& data,

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,8 +72,11 @@ struct SimulatedGatewayOptions {
 // and audits.
 class SimulatedGateway final : public PaymentGateway {
   public:
-    explicit SimulatedGateway(SimulatedGatewayOptions options = {},
-                              std::unique_ptr<storage::Connection> ledger = nullptr);
+    using Connector = std::function<Result<std::unique_ptr<storage::Connection>>()>;
+    // `ledger`: connections to the database holding gw_ledger (opened as calls need them, up
+    // to kLedgerConnections at once); none: the ledger is in memory.
+    explicit SimulatedGateway(SimulatedGatewayOptions options = {}, Connector ledger = nullptr);
+    static constexpr std::size_t kLedgerConnections = 8;
     [[nodiscard]] static Result<void> Migrate(storage::Connection& db);
     [[nodiscard]] GatewayDecision Authorize(const std::string& token, std::int64_t amount,
                                             const std::string& idempotency_key) override;
@@ -93,9 +97,10 @@ class SimulatedGateway final : public PaymentGateway {
     SimulatedGatewayOptions options_;
     std::mutex mutex_;
     std::mt19937_64 rng_;
-    std::unique_ptr<storage::Connection> ledger_;  // guarded by ledger_mutex_
-    std::mutex ledger_mutex_;
-    std::map<std::string, GatewayDecision> decided_;  // without a database
+    Connector connect_;
+    std::mutex ledger_mutex_;                                 // guards the two below
+    std::vector<std::unique_ptr<storage::Connection>> idle_;  // ledger connections not in use
+    std::map<std::string, GatewayDecision> decided_;          // without a database
 };
 
 struct PaymentOptions {
@@ -161,7 +166,8 @@ class PaymentService {
     PaymentOptions options_;
     // Persistent threads for the calls: a thread created per call (or per pass) cost the
     // worker more than the calls themselves.
-    TaskPool gateway_calls_{kGatewayCalls - 1, "acme-gateway"};
+    // Made by Register: a process that does not run the service has none.
+    std::unique_ptr<TaskPool> gateway_calls_;
 };
 
 }  // namespace acme::payments

@@ -45,10 +45,8 @@ class PaymentServiceTest : public ::testing::TestWithParam<storage::Dialect> {
     void SetUp() override {
         if (!h_.ready()) GTEST_SKIP() << h_.why();
         EXPECT_TRUE(SimulatedGateway::Migrate(h_.db()));
-        auto ledger = h_.Connect();
-        ASSERT_TRUE(ledger.has_value());
-        gateway_.real =
-            std::make_unique<SimulatedGateway>(SimulatedGatewayOptions{}, std::move(*ledger));
+        gateway_.real = std::make_unique<SimulatedGateway>(SimulatedGatewayOptions{},
+                                                           [this] { return h_.Connect(); });
         EXPECT_TRUE(PaymentService::Migrate(h_.db()));
         EXPECT_TRUE(payments_.Register(h_.bus()));
     }
@@ -116,8 +114,9 @@ TEST(SimulatedGatewayTest, OneKeyOneAnswerAcrossGatewaysSharingALedger) {
     auto db = (*made)->Connect();
     ASSERT_TRUE(db.has_value());
     ASSERT_TRUE(SimulatedGateway::Migrate(**db));
-    SimulatedGateway a({}, std::move(*(*made)->Connect()));
-    SimulatedGateway b({.decline_rate = 1.0}, std::move(*(*made)->Connect()));
+    auto connect = [&] { return (*made)->Connect(); };
+    SimulatedGateway a({}, connect);
+    SimulatedGateway b({.decline_rate = 1.0}, connect);
     const GatewayDecision first = a.Authorize("tok_visa", 2'500, "c1");
     const GatewayDecision again = b.Authorize("tok_visa", 2'500, "c1");  // b would decline
     EXPECT_EQ(first.outcome, GatewayOutcome::kApproved);

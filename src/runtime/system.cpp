@@ -106,10 +106,8 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
     if (auto ok = payments::SimulatedGateway::Migrate(*s->db_); !ok) {
         return std::unexpected(ok.error());
     }
-    auto ledger = s->Connect();
-    if (!ledger) return std::unexpected(ledger.error());
-    s->gateway_ =
-        std::make_unique<payments::SimulatedGateway>(s->options_.gateway, std::move(*ledger));
+    s->gateway_ = std::make_unique<payments::SimulatedGateway>(
+        s->options_.gateway, [system = s.get()] { return system->Connect(); });
     s->payments_ =
         std::make_unique<payments::PaymentService>(*s->gateway_, *s->ids_, s->options_.payments);
     s->inventory_ = std::make_unique<fulfilment::InventoryService>(*s->ids_);
@@ -151,7 +149,13 @@ Result<void> System::Start() {
         if (!c) return std::unexpected(c.error());
         checkpointer_ = std::move(*c);
     }
-    return bus_->Start([this] { return Connect(); });
+    messaging::Bus::ListenerFactory listen;
+    if (!options_.database_url.empty()) {
+        listen = [this](const std::vector<std::string>& channels) {
+            return storage::ListenPostgres(options_.database_url, channels);
+        };
+    }
+    return bus_->Start([this] { return Connect(); }, listen);
 }
 
 void System::Stop() {

@@ -85,6 +85,21 @@ class Connection {
     virtual Result<void> Begin() = 0;
     virtual Result<void> Commit() = 0;
     virtual void Rollback() = 0;
+
+    // Inside a transaction: once it commits, wake those listening on `channel` (PostgreSQL's
+    // NOTIFY, sent once per channel and transaction, with the COMMIT; `Listener` below). A
+    // no-op where nobody else can listen (SQLite: one process).
+    virtual void NotifyOnCommit(std::string_view channel) { (void)channel; }
+};
+
+// Waits for notifications on some channels over a connection of its own (PostgreSQL LISTEN).
+// Used by one thread; reconnects (and listens again) after a lost connection.
+class Listener {
+  public:
+    virtual ~Listener() = default;
+    // Blocks until a notification arrives (true) or `timeout_ms` passes (false); every
+    // notification that arrived meanwhile is taken. kUnavailable while the server is gone.
+    [[nodiscard]] virtual Result<bool> Wait(int timeout_ms) = 0;
 };
 
 enum class Durability {
@@ -130,6 +145,10 @@ struct PostgresOptions {
 // kUnavailable when the server cannot be reached.
 [[nodiscard]] Result<std::unique_ptr<Connection>> OpenPostgres(std::string_view url,
                                                                const PostgresOptions& options = {});
+
+// A listener on `channels` (identifiers: [a-z_]+) of the database at `url`.
+[[nodiscard]] Result<std::unique_ptr<Listener>> ListenPostgres(
+    std::string_view url, const std::vector<std::string>& channels);
 
 // Whether `url` names a PostgreSQL database (postgresql:// or postgres://).
 [[nodiscard]] bool IsPostgresUrl(std::string_view url);

@@ -6,10 +6,12 @@
 // from the statement. Result columns come back by their type: integers (and bool as 0/1) as
 // int64, reals as double, numeric as int64 when it has no fraction, everything else as text.
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <charconv>
 #include <cstring>
 #include <unordered_map>
+#include <vector>
 
 #include "storage/database.hpp"
 
@@ -215,7 +217,13 @@ class PostgresConnection final : public Connection {
         }
         if (depth_ == 0) return MakeError(ErrorCode::kFailedPrecondition, "commit: no transaction");
         if (auto ok = Usable(); !ok) return ok;
-        PgResult res(PQexec(conn_, "COMMIT"));
+        // The transaction's notifications go with its COMMIT, in the same round trip; the
+        // last result (the COMMIT's) is the one read.
+        std::string commit;
+        for (const std::string& channel : notify_) commit += "NOTIFY " + channel + "; ";
+        notify_.clear();
+        commit += "COMMIT";
+        PgResult res(PQexec(conn_, commit.c_str()));
         if (auto ok = Check(res.get(), "COMMIT"); !ok) return std::unexpected(ok.error());
         // A transaction that had failed ends in ROLLBACK, without an error: say it did.
         if (std::strcmp(PQcmdStatus(res.get()), "COMMIT") != 0) {
@@ -227,7 +235,16 @@ class PostgresConnection final : public Connection {
         return {};
     }
 
+    void NotifyOnCommit(std::string_view channel) override {
+        if (depth_ == 0) return;
+        for (const std::string& c : notify_) {
+            if (c == channel) return;
+        }
+        notify_.emplace_back(channel);
+    }
+
     void Rollback() override {
+        if (depth_ == 1) notify_.clear();
         if (depth_ > 1) {
             const std::string name = "acme_" + std::to_string(depth_ - 1);
             (void)ExecuteScript("ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name);
@@ -343,6 +360,7 @@ class PostgresConnection final : public Connection {
     PGconn* conn_;
     PostgresOptions options_;
     std::unordered_map<std::string, std::string> prepared_;
+    std::vector<std::string> notify_;  // channels to NOTIFY at the outermost COMMIT
     std::string key_;
     std::uint64_t statement_counter_ = 0;
     std::int64_t changes_ = 0;
@@ -350,7 +368,82 @@ class PostgresConnection final : public Connection {
     bool lost_ = false;
 };
 
+class PostgresListener final : public Listener {
+  public:
+    PostgresListener(std::string url, std::vector<std::string> channels)
+        : url_(std::move(url)), channels_(std::move(channels)) {}
+    ~PostgresListener() override {
+        if (conn_ != nullptr) PQfinish(conn_);
+    }
+    PostgresListener(const PostgresListener&) = delete;
+    PostgresListener& operator=(const PostgresListener&) = delete;
+
+    Result<void> Connect() {
+        if (conn_ != nullptr) PQfinish(conn_);
+        conn_ = PQconnectdb(url_.c_str());
+        if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+            return MakeError(ErrorCode::kUnavailable,
+                             std::string("postgresql listener: ") +
+                                 (conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory"));
+        }
+        std::string listen;
+        for (const std::string& c : channels_) listen += "LISTEN " + c + "; ";
+        PgResult res(PQexec(conn_, listen.c_str()));
+        if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
+            return MakeError(ErrorCode::kUnavailable,
+                             std::string("postgresql listener: ") + PQerrorMessage(conn_));
+        }
+        return {};
+    }
+
+    Result<bool> Wait(int timeout_ms) override {
+        if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+            if (auto ok = Connect(); !ok) return std::unexpected(ok.error());
+            return true;  // notifications may have been missed while away: look
+        }
+        if (Drain()) return true;
+        pollfd p{PQsocket(conn_), POLLIN, 0};
+        const int ready = ::poll(&p, 1, timeout_ms);
+        if (ready <= 0) return false;
+        if (PQconsumeInput(conn_) == 0) {  // the server went away
+            PQfinish(conn_);
+            conn_ = nullptr;
+            return MakeError(ErrorCode::kUnavailable, "postgresql listener: connection lost");
+        }
+        return Drain();
+    }
+
+  private:
+    bool Drain() {
+        bool any = false;
+        while (PGnotify* n = PQnotifies(conn_)) {
+            any = true;
+            PQfreemem(n);
+        }
+        return any;
+    }
+
+    std::string url_;
+    std::vector<std::string> channels_;
+    PGconn* conn_ = nullptr;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<Listener>> ListenPostgres(std::string_view url,
+                                                 const std::vector<std::string>& channels) {
+    for (const std::string& channel : channels) {
+        for (char c : channel) {
+            if (!((c >= 'a' && c <= 'z') || c == '_')) {
+                return MakeError(ErrorCode::kInvalidArgument,
+                                 "listen: channel '" + channel + "' is not [a-z_]+");
+            }
+        }
+    }
+    auto l = std::make_unique<PostgresListener>(std::string(url), channels);
+    if (auto ok = l->Connect(); !ok) return std::unexpected(ok.error());
+    return std::unique_ptr<Listener>(std::move(l));
+}
 
 Result<std::unique_ptr<Connection>> OpenPostgres(std::string_view url,
                                                  const PostgresOptions& options) {
