@@ -9,7 +9,8 @@
 #   scripts/cluster.sh ps [--dir DIR]      `SERVICE-GROUP INSTANCE PID` per running process
 #   scripts/cluster.sh down [--dir DIR]    stops everything `up` started
 #   scripts/cluster.sh kill GROUP INSTANCE [SIGNAL] [--dir DIR]   signals one process (tests)
-#   scripts/cluster.sh start GROUP INSTANCE [--dir DIR]           starts it again (tests)
+#   scripts/cluster.sh start GROUP INSTANCE [--dir DIR] [-- FLAGS…] starts it again (tests), with
+#       FLAGS besides `up`'s
 #
 # Groups: one per service (queries are answered in every process, so promotions-service,
 # which only answers one, needs no process of its own). cart-api serves the HTTP API.
@@ -61,7 +62,8 @@ start_one() {
     log="$dir/logs/$group.$i.log"
     mkdir -p "$dir/logs" "$dir/run"
     local flags=()
-    [ -f "$dir/run/flags" ] && mapfile -t flags <"$dir/run/flags"
+    [ -s "$dir/run/flags" ] && mapfile -t flags <"$dir/run/flags"
+    flags+=("${@:3}")
     (cd "$root" && exec "$acme" serve --db "$url" --services "$group" \
         --listen 127.0.0.1:0 --catalog "$root/catalog" "${flags[@]}" >"$log" 2>&1) &
     echo $! >"$dir/run/$group.$i.pid"
@@ -139,7 +141,7 @@ case "$cmd" in
             echo "usage: cluster.sh start GROUP INSTANCE" >&2
             exit 2
         }
-        start_one "${positional[0]}" "${positional[1]}"
+        start_one "${positional[0]}" "${positional[1]}" "${extra[@]}"
         if [ "${positional[0]}" = cart-api ]; then
             wait_http cart-api "${positional[1]}"
         else

@@ -138,7 +138,7 @@ Result<void> SimulatedGateway::Migrate(storage::Connection& db) {
     static constexpr const char* kLedger =
         "CREATE TABLE IF NOT EXISTS gw_ledger (idempotency_key TEXT PRIMARY KEY, operation TEXT "
         "NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL, reference TEXT NOT NULL, amount "
-        "BIGINT NOT NULL)";
+        "BIGINT NOT NULL, calls BIGINT NOT NULL DEFAULT 1)";
     static constexpr storage::Migration kSteps[] = {{.version = 1,
                                                      .summary = "ledger by idempotency key",
                                                      .sqlite = kLedger,
@@ -160,9 +160,10 @@ GatewayDecision SimulatedGateway::Remember(const std::string& key, const char* o
         decided.outcome != GatewayOutcome::kDeclined) {
         return decided;
     }
+    // The gateway's own id for what it approved: one per key, whichever process asked (a
+    // random draw would repeat across processes that share the seed).
     if (decided.outcome == GatewayOutcome::kApproved && decided.reference.empty()) {
-        std::lock_guard lock(mutex_);
-        decided.reference = "gw-" + std::to_string(rng_());
+        decided.reference = "gw-" + std::string(operation) + "-" + key;
     }
     const std::string scoped = std::string(operation) + ":" + key;
     if (!connect_) {
@@ -188,31 +189,13 @@ GatewayDecision SimulatedGateway::Remember(const std::string& key, const char* o
         decided.outcome == GatewayOutcome::kApproved ? "approved" : "declined";
     const Value row[] = {scoped,         std::string(operation), outcome,
                          decided.reason, decided.reference,      amount};
-    const Value k[] = {scoped};
-    // The first answer for the key: stored now, or before (rows never change, so the read
-    // after the insert needs no transaction around the two).
-    Result<std::vector<storage::Row>> first = std::vector<storage::Row>{};
-    if (conn->dialect() == storage::Dialect::kPostgresql) {
-        // One statement, one transaction: the row stored now, or the one stored before.
-        const Value both[] = {scoped,         std::string(operation), outcome,
-                              decided.reason, decided.reference,      amount,
-                              scoped};
-        first = conn->Query(
-            "WITH ins AS (INSERT INTO gw_ledger(idempotency_key, operation, outcome, reason, "
-            "reference, amount) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING "
-            "outcome, reason, reference) SELECT outcome, reason, reference FROM ins UNION ALL "
-            "SELECT outcome, reason, reference FROM gw_ledger WHERE idempotency_key = ? LIMIT 1",
-            both);
-    } else if (auto stored = conn->Execute(
-                   "INSERT INTO gw_ledger(idempotency_key, operation, outcome, reason, reference, "
-                   "amount) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                   row);
-               !stored) {
-        first = std::unexpected(stored.error());
-    } else {
-        first = conn->Query(
-            "SELECT outcome, reason, reference FROM gw_ledger WHERE idempotency_key = ?", k);
-    }
+    // One statement: the first answer for the key (stored now, or before), and the call
+    // counted (`calls`: how often the gateway was asked with the key).
+    auto first = conn->Query(
+        "INSERT INTO gw_ledger(idempotency_key, operation, outcome, reason, reference, amount) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO UPDATE SET calls = "
+        "gw_ledger.calls + 1 RETURNING outcome, reason, reference",
+        row);
     {
         std::lock_guard lock(ledger_mutex_);
         if (idle_.size() < kLedgerConnections) idle_.push_back(std::move(conn));

@@ -103,6 +103,7 @@ TEST_P(PaymentServiceTest, AnAnswerLostOnTheWayIsAskedForAgainWithTheSameKeyAndC
     const auto authorized = h_.Published("payment-authorized");
     ASSERT_EQ(authorized.size(), 1u);
     EXPECT_EQ(SimulatedGateway::Charges(h_.db()).value_or(-1), 1);
+    EXPECT_EQ(h_.db().Query("SELECT calls FROM gw_ledger")->front().Int(0), 2);  // asked twice
     // The authorization is the gateway's own reference, the same for both calls.
     EXPECT_TRUE(authorized.front()["authorizationId"].get<std::string>().starts_with("gw-"));
 }
@@ -124,11 +125,15 @@ TEST(SimulatedGatewayTest, OneKeyOneAnswerAcrossGatewaysSharingALedger) {
     EXPECT_EQ(again.reference, first.reference);
     EXPECT_EQ(b.Authorize("tok_visa", 2'500, "c2").outcome, GatewayOutcome::kDeclined);
     EXPECT_EQ(SimulatedGateway::Charges(**db).value_or(-1), 1);
+    // Gateways started alike (one seed) still never hand two keys the same reference.
+    SimulatedGateway c({}, connect);
+    EXPECT_NE(c.Authorize("tok_visa", 2'500, "c4").reference, first.reference);
+    EXPECT_EQ(a.Authorize("tok_visa", 2'500, "c5").outcome, GatewayOutcome::kApproved);
     // Errors are not decisions: a key that failed is decided afresh.
     EXPECT_EQ(a.Authorize("tok_error", 2'500, "c3").outcome, GatewayOutcome::kError);
     // Refunds have keys of their own.
     EXPECT_EQ(a.Refund(first.reference, 2'500, "o1").outcome, GatewayOutcome::kApproved);
-    EXPECT_EQ(SimulatedGateway::Charges(**db).value_or(-1), 1);
+    EXPECT_EQ(SimulatedGateway::Charges(**db).value_or(-1), 3);
 }
 
 TEST_P(PaymentServiceTest, DeclinesCarryTheGatewaysReason) {

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Faults in the scale-out mode, with real processes (scripts/cluster.sh: PostgreSQL and every
+# service as its own `acme serve`, two instances each). Each case puts checkouts through the
+# HTTP instances while something breaks, then demands: every accepted checkout reached an
+# outcome (acme bench exits non-zero otherwise), `acme audit --db` is clean with nothing in
+# flight, and no checkout was charged twice.
+#   1. kill -9 one of two checkout-orchestrator instances under load;
+#   2. SIGSTOP an inventory-service instance past its lease, then SIGCONT;
+#   3. PostgreSQL restarted under load, fast and then immediate shutdown;
+#   4. a payment worker killed between the gateway's answer and recording it (the other
+#      instance calls again with the same idempotency key and gets the first answer).
+# (Several processes migrating one fresh database at once: every `up` does that.)
+#
+#   tests/cluster_faults.sh ACME_BIN
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+acme="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || {
+    echo "PostgreSQL is not installed (apt-get install postgresql): skipped"
+    exit 77
+}
+work="$(mktemp -d /tmp/acme-faults.XXXXXX)"
+cluster() {
+    local cmd="$1"
+    shift
+    ACME_BIN="$acme" "$root/scripts/cluster.sh" "$cmd" --dir "$work/c" "$@"
+}
+trap 'cluster down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    tail -5 "$work"/c/logs/*.log >&2 || true
+    exit 1
+}
+
+# A short lease and claim, so that taking over from a lost instance fits in a test.
+cluster up --instances 2 -- --lease-ms 2000 --payment-claim-ms 2000 --initial-stock 100000 \
+    >"$work/up"
+db="$(grep '^db=' "$work/up" | cut -d= -f2-)"
+urls="$(grep '^http=' "$work/up" | cut -d= -f2- | paste -sd,)"
+echo "cluster: $(cluster ps | wc -l) processes, $db"
+
+# bench N RATE: N checkouts at RATE/s, waiting until every one has its outcome.
+bench() {
+    "$acme" bench --url "$urls" --db "$db" --checkouts "$1" --rate "$2" --concurrency 16 \
+        --timeout 120 >"$work/bench.log" 2>&1 || {
+        cat "$work/bench.log" >&2
+        fail "acme bench: checkouts lost, failed or still in flight"
+    }
+    grep -E '^(accepted [0-9]|orders created)' "$work/bench.log"
+}
+
+audit() {
+    "$acme" audit --db "$db" >"$work/audit.log" 2>&1 || {
+        cat "$work/audit.log" >&2
+        fail "audit after: $1"
+    }
+    # One gateway charge per payment, and each recorded answer is the gateway's first.
+    local twice
+    twice="$(psql -X -q -tA "$db" -c "SELECT count(*) FROM pay_payments p JOIN gw_ledger g ON \
+        g.idempotency_key = 'authorize:' || p.checkout_id WHERE p.authorization_id IS NOT NULL \
+        AND p.authorization_id <> g.reference")"
+    [ "$twice" = 0 ] || fail "$1: $twice payments recorded another answer than the gateway's"
+    echo "ok: $1 (audit clean)"
+}
+
+echo "== 1. kill -9 one of two orchestrators under load"
+bench 600 150 &
+pid=$!
+sleep 1.5
+cluster kill checkout-orchestrator 2 KILL
+wait "$pid" || fail "orchestrator killed"
+audit "an orchestrator killed under load"
+cluster start checkout-orchestrator 2 >/dev/null
+
+echo "== 2. SIGSTOP an inventory instance past its lease, then SIGCONT"
+bench 600 150 &
+pid=$!
+sleep 1
+cluster kill inventory-service 1 STOP
+sleep 4 # twice the lease: its claims go back, its session is ended by the server
+cluster kill inventory-service 1 CONT
+wait "$pid" || fail "inventory stopped"
+audit "an inventory instance stopped past its lease"
+
+for mode in fast immediate; do
+    echo "== 3. PostgreSQL restarted under load ($mode)"
+    bench 600 150 &
+    pid=$!
+    sleep 1.5
+    "$root/scripts/pg.sh" restart "$work/c/pg" "$mode" >/dev/null
+    wait "$pid" || fail "PostgreSQL restart ($mode)"
+    [ "$(cluster ps | wc -l)" = 14 ] || fail "a process did not survive the restart ($mode)"
+    audit "PostgreSQL restarted ($mode)"
+done
+
+echo "== 4. a payment worker killed between the gateway's answer and recording it"
+cluster kill payment-service 1 KILL
+cluster kill payment-service 2 KILL
+sleep 0.5
+cluster start payment-service 1 -- --fault-crash-after-gateway-call >/dev/null
+bench 40 40 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+    [ "$(cluster ps | grep -c '^payment-service 1 ')" = 0 ] && break
+    sleep 0.1
+done
+[ "$(cluster ps | grep -c '^payment-service 1 ')" = 0 ] || fail "the fault was not injected"
+# The gateway charged these, and nobody recorded its answer.
+asked="$(psql -X -q -tA "$db" -c "SELECT count(*) FROM gw_ledger g JOIN pay_payments p ON \
+    g.idempotency_key = 'authorize:' || p.checkout_id WHERE p.status = 'requested'")"
+[ "$asked" -gt 0 ] || fail "the crash left no answer unrecorded"
+cluster start payment-service 2 >/dev/null
+wait "$pid" || {
+    cat "$work/bench.log" >&2
+    fail "payment worker crash"
+}
+# Those keys were asked for twice (the crashed worker, then the other), and charged once.
+again="$(psql -X -q -tA "$db" -c "SELECT count(*) FROM gw_ledger g JOIN pay_payments p ON \
+    g.idempotency_key = 'authorize:' || p.checkout_id WHERE g.calls >= 2 AND p.status <> \
+    'requested' AND p.authorization_id = g.reference")"
+[ "$again" -ge "$asked" ] || fail "$again of $asked lost answers were asked for again and recorded"
+audit "a payment worker lost $asked gateway answers; asked again with the same key, charged once"
+echo "all cluster faults survived"
