@@ -20,7 +20,7 @@ if [ "${ACME_SKIP_TSAN:-0}" != "1" ]; then
     cmake --build build-tsan -j "$jobs" --target acme_messaging_test acme_runtime_test acme_http_test \
         acme_storage_test acme_core_test
     TSAN_OPTIONS="halt_on_error=1" ctest --test-dir build-tsan --output-on-failure -j "$jobs" \
-        -R '^(BusTest|SystemTest|HttpApiTest|CheckoutSagaTest|SqliteTest|Backends/ConnectionTest|PostgresTest|TaskPoolTest|WalkTreeTest)\.'
+        -R '^(BusTest|HttpApiTest|CheckoutSagaTest|SqliteTest|Backends/ConnectionTest|Backends/SystemTest|PostgresTest|TaskPoolTest|WalkTreeTest)\.'
 fi
 if [ "${ACME_SKIP_ASAN:-0}" != "1" ]; then
     echo "== AddressSanitizer + UBSan: the catalog engine's tests and the hostile catalog corpus"
