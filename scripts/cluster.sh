@@ -80,7 +80,7 @@ wait_http() {
     done
     [ -n "$line" ] || {
         echo "cluster.sh: $1 instance $2 did not start:" >&2
-        tail -20 "$log" >&2
+        tail -n 20 "$log" >&2
         return 1
     }
     echo "${line#  }"
@@ -94,7 +94,7 @@ wait_running() {
         sleep 0.1
     done
     echo "cluster.sh: $1 instance $2 did not start:" >&2
-    tail -20 "$log" >&2
+    tail -n 20 "$log" >&2
     return 1
 }
 

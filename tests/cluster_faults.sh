@@ -29,7 +29,7 @@ trap 'cluster down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 fail() {
     echo "FAIL: $*" >&2
-    tail -5 "$work"/c/logs/*.log >&2 || true
+    tail -n 5 "$work"/c/logs/*.log >&2 || true
     exit 1
 }
 
@@ -51,6 +51,16 @@ bench() {
 }
 
 audit() {
+    # Every checkout is decided, but what follows a decision may still be on its way (the
+    # release of a reservation that came after the saga gave up): wait until the queues
+    # are empty, at most a minute, then demand the invariants.
+    local waiting
+    for _ in $(seq 1 120); do
+        waiting="$(psql -X -q -tA "$db" -c "SELECT count(*) FROM bus_deliveries")"
+        [ "$waiting" = 0 ] && break
+        sleep 0.5
+    done
+    [ "$waiting" = 0 ] || echo "still $waiting deliveries waiting after a minute"
     "$acme" audit --db "$db" >"$work/audit.log" 2>&1 || {
         cat "$work/audit.log" >&2
         fail "audit after: $1"

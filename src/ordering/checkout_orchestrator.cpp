@@ -122,7 +122,7 @@ Result<void> Apply(messaging::Publisher& out, const saga::SagaDefinition& def, S
         const saga::SagaInstance& n = t.next;
         const bool running = n.state.phase == Phase::kRunning;
         const std::int64_t deadline =
-            running
+            running && !t.deadline_asked
                 ? s.step_started_ms + def.steps[static_cast<std::size_t>(n.state.step)].deadline_ms
                 : 0;
         const Value v[] = {def.StateName(n.state),

@@ -111,5 +111,33 @@ TEST_P(CheckoutOrchestratorTest, APassedDeadlineCompensatesOnceAndALateReplyIsUn
     EXPECT_EQ(CheckoutOrchestrator::Get(h_.db(), "c-none").error().code, ErrorCode::kNotFound);
 }
 
+TEST_P(CheckoutOrchestratorTest, PastTheOrderDeadlineTheOrderServiceDecidesOnce) {
+    // Deadlines: reserve 5 s, authorize 3 s, create the order 5 s.
+    Start("c1");
+    ASSERT_TRUE(h_.Publish("inventory-service", "inventory-reserved", "c1",
+                           {{"checkoutId", "c1"},
+                            {"reservationId", "r1"},
+                            {"items", json::array({{{"sku", "SKU-MUG"}, {"quantity", 2}}})}}));
+    ASSERT_TRUE(h_.Run());
+    ASSERT_TRUE(
+        h_.Publish("payment-service", "payment-authorized", "c1",
+                   {{"checkoutId", "c1"}, {"authorizationId", "a1"}, {"amount", Money(2'500)}}));
+    ASSERT_TRUE(h_.Run());
+    ASSERT_EQ(h_.Published("create-order").size(), 1u);
+    ASSERT_TRUE(h_.Advance(5'010));
+    ASSERT_TRUE(h_.Advance(60'000));  // asked once, and no deadline after it
+    const auto asked = h_.Published("abandon-order");
+    ASSERT_EQ(asked.size(), 1u);
+    EXPECT_EQ(asked[0], (json{{"checkoutId", "c1"}, {"reason", "order_timeout"}}));
+    EXPECT_TRUE(h_.Published("void-payment").empty());  // nothing undone before the answer
+    EXPECT_EQ(View("c1").saga_state, "creating_order");
+    // The order service answers that no order was made: undone newest first.
+    ASSERT_TRUE(h_.Publish("order-service", "order-creation-failed", "c1",
+                           {{"checkoutId", "c1"}, {"reason", "order_timeout"}}));
+    ASSERT_TRUE(h_.Run());
+    EXPECT_EQ(h_.Last("void-payment")["authorizationId"], "a1");
+    EXPECT_EQ(View("c1").reason, "order_failed:order_timeout");
+}
+
 }  // namespace
 }  // namespace acme::ordering

@@ -45,6 +45,40 @@ CREATE TABLE IF NOT EXISTS ord_orders (
 );
 )sql";
 
+// Whether a checkout gets an order, decided once by whichever of create-order and
+// abandon-order inserts first ('order' or 'abandoned'); orders from before the table have
+// theirs.
+constexpr const char* kDecisions = R"sql(
+CREATE TABLE IF NOT EXISTS ord_checkout_decisions (
+    checkout_id TEXT PRIMARY KEY, decision TEXT NOT NULL, decided_ms BIGINT NOT NULL
+);
+INSERT INTO ord_checkout_decisions(checkout_id, decision, decided_ms)
+    SELECT checkout_id, 'order', created_ms FROM ord_orders WHERE true
+    ON CONFLICT (checkout_id) DO NOTHING;
+)sql";
+
+// Claims the decision for `checkout`: true when this call made it, false when it was made
+// before (read it with Decision).
+Result<bool> Decide(storage::Connection& tx, const std::string& checkout, const char* decision,
+                    std::int64_t now) {
+    const Value v[] = {checkout, std::string(decision), now};
+    if (auto ok = tx.Execute(
+            "INSERT INTO ord_checkout_decisions(checkout_id, decision, decided_ms) VALUES (?, ?, "
+            "?) ON CONFLICT (checkout_id) DO NOTHING",
+            v);
+        !ok) {
+        return std::unexpected(ok.error());
+    }
+    return tx.Changes() != 0;
+}
+
+Result<std::string> Decision(storage::Connection& tx, const std::string& checkout) {
+    const Value v[] = {checkout};
+    auto rows = tx.Query("SELECT decision FROM ord_checkout_decisions WHERE checkout_id = ?", v);
+    if (!rows) return std::unexpected(rows.error());
+    return rows->empty() ? std::string() : rows->front().Text(0);
+}
+
 }  // namespace
 
 Result<void> OrderService::Migrate(storage::Connection& db) {
@@ -52,7 +86,11 @@ Result<void> OrderService::Migrate(storage::Connection& db) {
         {.version = 1,
          .summary = "orders, cancellations, customer requests",
          .sqlite = kSchema,
-         .postgresql = kPostgresSchema}};
+         .postgresql = kPostgresSchema},
+        {.version = 2,
+         .summary = "one decision per checkout: an order, or abandoned past the saga's deadline",
+         .sqlite = kDecisions,
+         .postgresql = kDecisions}};
     return storage::Migrate(db, kService, kSteps);
 }
 
@@ -152,6 +190,15 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
             customer.starts_with(faults_.fail_customer_prefix)) {
             return out.Publish("order-creation-failed", e.subject,
                                json{{"checkoutId", checkout}, {"reason", "order_store_rejected"}});
+        }
+        // One decision per checkout: a checkout the saga abandoned gets no order (it was
+        // answered order-creation-failed then), whenever its create-order is handled.
+        auto decided = Decide(out.db(), checkout, "order", out.NowMillis());
+        if (!decided) return std::unexpected(decided.error());
+        if (!*decided) {
+            auto decision = Decision(out.db(), checkout);
+            if (!decision) return std::unexpected(decision.error());
+            if (*decision != "order") return {};
         }
         // One order per checkout, whoever writes first: a second command finds the key taken.
         const std::string id = ids_.Next();
@@ -277,7 +324,19 @@ Result<void> OrderService::Register(messaging::Bus& bus) {
         if (!changed) return std::unexpected(changed.error());
         return {};
     };
+    // The saga's deadline for the order passed: no order unless one was created already, in
+    // which case its order-created is on its way and the saga completes with it.
+    auto abandon = [](const Envelope& e, const json& data, Publisher& out) -> Result<void> {
+        const std::string checkout = data.at("checkoutId").get<std::string>();
+        auto decided = Decide(out.db(), checkout, "abandoned", out.NowMillis());
+        if (!decided) return std::unexpected(decided.error());
+        if (!*decided) return {};
+        return out.Publish("order-creation-failed", e.subject,
+                           json{{"checkoutId", checkout},
+                                {"reason", data.value("reason", std::string("abandoned"))}});
+    };
     const std::pair<const char*, messaging::PayloadHandler> handlers[] = {
+        {"abandon-order", abandon},
         {"return-order", returned},
         {"payment-refunded", refunded},
         {"create-order", create},

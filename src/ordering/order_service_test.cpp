@@ -85,6 +85,34 @@ TEST_P(OrderServiceTest, ARejectedOrderStoreAnswersCreationFailed) {
     EXPECT_EQ(h_.Last("order-creation-failed")["reason"], "order_store_rejected");
 }
 
+TEST_P(OrderServiceTest, ACheckoutAbandonedBeforeItsOrderNeverGetsOne) {
+    // The saga's deadline passed before create-order was handled (a slow or stopped instance).
+    auto abandon = [&](const std::string& checkout) {
+        return h_.Publish("checkout-orchestrator", "abandon-order", checkout,
+                          {{"checkoutId", checkout}, {"reason", "order_timeout"}});
+    };
+    ASSERT_TRUE(abandon("c1"));
+    ASSERT_TRUE(h_.Run());
+    auto failed = h_.Published("order-creation-failed");
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0], (json{{"checkoutId", "c1"}, {"reason", "order_timeout"}}));
+    // Its create-order, handled late, creates nothing; asking again answers nothing new.
+    ASSERT_TRUE(CreateOrder("c1"));
+    ASSERT_TRUE(abandon("c1"));
+    ASSERT_TRUE(h_.Run());
+    EXPECT_TRUE(h_.Published("order-created").empty());
+    EXPECT_EQ(h_.Published("order-creation-failed").size(), 1u);
+
+    // An order created before the question stays: its order-created completes the saga.
+    ASSERT_TRUE(CreateOrder("c2"));
+    ASSERT_TRUE(h_.Run());
+    ASSERT_EQ(h_.Published("order-created").size(), 1u);
+    ASSERT_TRUE(abandon("c2"));
+    ASSERT_TRUE(h_.Run());
+    EXPECT_EQ(h_.Published("order-creation-failed").size(), 1u);
+    EXPECT_EQ(Status(h_.Last("order-created").value("orderId", "")), "created");
+}
+
 TEST_P(OrderServiceTest, TheOrderFollowsTheWarehouseAndCompletesOnceShippedAndCaptured) {
     const std::string id = Created();
     Warehouse("order-picked", id);

@@ -28,6 +28,8 @@ SagaDefinition CheckoutSaga(const CheckoutDeadlines& d) {
          .failure_reason_default = "out_of_stock",
          .timeout_reason = "inventory_timeout",
          .deadline_ms = d.reserve_ms,
+         .deadline_command = {},
+         .deadline_command_fields = {},
          .compensation = "release-inventory",
          .compensation_fields = {id, result("reservationId", kReserveStep), reason},
          .compensated = "inventory-released",
@@ -45,6 +47,8 @@ SagaDefinition CheckoutSaga(const CheckoutDeadlines& d) {
          .failure_reason_default = "declined",
          .timeout_reason = "payment_timeout",
          .deadline_ms = d.authorize_ms,
+         .deadline_command = {},
+         .deadline_command_fields = {},
          .compensation = "void-payment",
          .compensation_fields = {id, result("authorizationId", kAuthorizeStep), reason},
          .compensated = "payment-voided",
@@ -64,6 +68,10 @@ SagaDefinition CheckoutSaga(const CheckoutDeadlines& d) {
          .failure_reason_default = "failed",
          .timeout_reason = "order_timeout",
          .deadline_ms = d.create_order_ms,
+         // An order created after the saga gave up could not be undone by voiding and
+         // releasing: the order service decides, one insert per checkout, and answers.
+         .deadline_command = "abandon-order",
+         .deadline_command_fields = {id, Field{"reason", From::kReason, {}, 0}},
          .compensation = {},
          .compensation_fields = {},
          .compensated = {},

@@ -44,6 +44,13 @@ struct SagaStep {
     std::string failure_reason_default;  // ... or this when the reply gives none
     std::string timeout_reason;          // the saga's reason when the deadline passes
     std::int64_t deadline_ms = 0;
+    // When the step's outcome is decided by its receiver alone (a step that cannot be undone,
+    // like creating the order), its deadline does not fail it: the saga sends this command
+    // instead, and waits without a deadline for the receiver's success or failure reply (the
+    // receiver answers failure unless the step had already succeeded). Empty: the deadline
+    // fails the step with `timeout_reason`.
+    std::string deadline_command;
+    std::vector<Field> deadline_command_fields;
     // Undoing the step; empty `compensation` when there is nothing to undo.
     std::string compensation;                // command that undoes it
     std::vector<Field> compensation_fields;  // its payload

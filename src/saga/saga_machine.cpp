@@ -147,6 +147,13 @@ Transition OnDeadline(const SagaDefinition& def, const SagaInstance& saga,
         return t;
     }
     const SagaStep& s = def.steps[U(saga.state.step)];
+    if (!s.deadline_command.empty()) {
+        t.deadline_asked = true;
+        SagaInstance asking = t.next;
+        asking.reason = s.timeout_reason;
+        t.send.push_back({s.deadline_command, Build(s.deadline_command_fields, asking, start)});
+        return t;
+    }
     Fail(def, saga.state.step, "timeout", s.timeout_reason, t, start);
     return t;
 }

@@ -8,6 +8,8 @@
 //   the saga after the last); the same success again is a no-op; another success of a step
 //   that no longer runs (a reply after its deadline or after a failure elsewhere) is undone
 //   at once with the step's compensation and its `late_reason`.
+// - A step's deadline, for a step with a `deadline_command`, sends that command and leaves
+//   the step running without a deadline: its receiver decides with the step's own replies.
 // - A step's failure while it runs, or its deadline, fails it and starts compensation: the
 //   steps done so far are undone newest first, one at a time, each after the previous one's
 //   `compensated` reply (matched by result); with nothing left to undo the saga is rejected
@@ -41,10 +43,11 @@ struct Outgoing {
 
 struct Transition {
     SagaInstance next;
-    bool save = false;          // store `next` (state, results or reason changed)
-    int finished_step = -1;     // a step that finished now, with `outcome`
-    std::string outcome;        // "ok", the step's failure_outcome, or "timeout"
-    bool started_step = false;  // next.state.step started now (its deadline runs from now)
+    bool save = false;            // store `next` (state, results or reason changed)
+    int finished_step = -1;       // a step that finished now, with `outcome`
+    std::string outcome;          // "ok", the step's failure_outcome, or "timeout"
+    bool started_step = false;    // next.state.step started now (its deadline runs from now)
+    bool deadline_asked = false;  // the step's deadline_command was sent: no deadline any more
     std::vector<Outgoing> send;
 };
 

@@ -126,10 +126,24 @@ TEST_F(CheckoutSagaTest, EachDeadlineCompensatesWhatWasDone) {
     ASSERT_EQ(t.send.size(), 1u);
     EXPECT_EQ(t.send[0].type, "release-inventory");
 
+    // The order cannot be undone by voiding and releasing: the saga asks the order service to
+    // decide and keeps waiting, without a deadline, for its answer.
     t = OnDeadline(def_, At(kCreateOrderStep), start_payload_);
-    EXPECT_EQ(t.next.reason, "order_timeout");
+    EXPECT_EQ(t.next.state, (SagaState{Phase::kRunning, kCreateOrderStep}));
+    EXPECT_TRUE(t.deadline_asked);
+    EXPECT_EQ(t.finished_step, -1);
     ASSERT_EQ(t.send.size(), 1u);
-    EXPECT_EQ(t.send[0].type, "void-payment");
+    EXPECT_EQ(t.send[0].type, "abandon-order");
+    EXPECT_EQ(*t.send[0].data, (json{{"checkoutId", "c1"}, {"reason", "order_timeout"}}));
+    // Its answer is the step's own reply: a failure compensates as any failure does...
+    Transition failed = Reply(t.next, "order-creation-failed", {{"reason", "order_timeout"}});
+    EXPECT_EQ(failed.next.reason, "order_failed:order_timeout");
+    ASSERT_EQ(failed.send.size(), 1u);
+    EXPECT_EQ(failed.send[0].type, "void-payment");
+    // ... and an order created before it completes the saga.
+    EXPECT_EQ(Reply(t.next, "order-created", {{"orderId", "o1"}}).next.state.phase,
+              Phase::kCompleted);
+    t = failed;
 
     // A finished saga only loses its deadline.
     SagaInstance done = t.next;

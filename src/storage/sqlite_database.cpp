@@ -145,7 +145,12 @@ class SqliteConnection final : public Connection {
         if (rc == SQLITE_OK) return {};
         std::string text = message != nullptr ? message : sqlite3_errstr(rc);
         sqlite3_free(message);
-        return MakeError(ErrorCode::kInternal, "sqlite: " + text);
+        const int primary = rc & 0xff;
+        text = "sqlite: " + text + " (" + std::string(sql.substr(0, 80)) + ")";
+        if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+            return MakeError(ErrorCode::kUnavailable, text);
+        }
+        return MakeError(ErrorCode::kInternal, text);
     }
 
     std::int64_t Changes() override { return sqlite3_changes64(db_); }
@@ -317,6 +322,8 @@ class SqliteConnection final : public Connection {
 
 }  // namespace
 
+constexpr auto kMaxOpenPause = std::chrono::milliseconds(20);
+
 Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path,
                                                const SqliteOptions& options) {
     // SQLite's memory statistics take a process-wide mutex on every allocation, which the
@@ -346,7 +353,20 @@ Result<std::unique_ptr<Connection>> OpenSqlite(const std::filesystem::path& path
         // savepoint each, otherwise spills its journal to a temporary file past 64 KiB and
         // writes it there 4 bytes and one page at a time.
         " PRAGMA temp_store=MEMORY;";
-    if (auto ok = conn->ExecuteScript(pragmas); !ok) return std::unexpected(ok.error());
+    // Switching a new file to WAL needs its exclusive lock; two connections opening it at once
+    // can each hold a shared lock while asking, and SQLite answers one of them SQLITE_BUSY at
+    // once instead of waiting (it would deadlock). Ask again until the busy timeout passes.
+    const auto give_up = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(std::max(options.busy_timeout_ms, 0));
+    for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, kMaxOpenPause)) {
+        auto ok = conn->ExecuteScript(pragmas);
+        if (ok) break;
+        if (ok.error().code != ErrorCode::kUnavailable ||
+            std::chrono::steady_clock::now() + pause > give_up) {
+            return MakeError(ok.error().code, path.string() + ": " + ok.error().message);
+        }
+        std::this_thread::sleep_for(pause);
+    }
     return std::unique_ptr<Connection>(std::move(conn));
 }
 
