@@ -8,7 +8,8 @@
 #   2. SIGSTOP an inventory-service instance past its lease, then SIGCONT;
 #   3. PostgreSQL restarted under load, fast and then immediate shutdown;
 #   4. a payment worker killed between the gateway's answer and recording it (the other
-#      instance calls again with the same idempotency key and gets the first answer).
+#      instance calls again with the same idempotency key and gets the first answer);
+#   5. an instance started while PostgreSQL is down waits for it (--db-wait), then runs.
 # (Several processes migrating one fresh database at once: every `up` does that.)
 #
 #   tests/cluster_faults.sh ACME_BIN
@@ -131,4 +132,27 @@ again="$(psql -X -q -tA "$db" -c "SELECT count(*) FROM gw_ledger g JOIN pay_paym
     'requested' AND p.authorization_id = g.reference")"
 [ "$again" -ge "$asked" ] || fail "$again of $asked lost answers were asked for again and recorded"
 audit "a payment worker lost $asked gateway answers; asked again with the same key, charged once"
+echo "== 5. an instance started while PostgreSQL is down waits for it, then runs"
+"$root/scripts/pg.sh" stop "$work/c/pg" fast >/dev/null
+"$acme" serve --db "$db" --services checkout-api --catalog "$root/catalog" --db-wait 60 \
+    >"$work/late.log" 2>&1 &
+late=$!
+sleep 2
+kill -0 "$late" 2>/dev/null || {
+    cat "$work/late.log" >&2
+    fail "acme serve gave up while the database was down"
+}
+grep -q "waiting for the database" "$work/late.log" || fail "acme serve did not say it waits"
+"$root/scripts/pg.sh" start "$work/c/pg" >/dev/null
+for _ in $(seq 1 100); do
+    grep -q 'is running' "$work/late.log" && break
+    sleep 0.1
+done
+grep -q 'is running' "$work/late.log" || {
+    cat "$work/late.log" >&2
+    fail "acme serve did not start once the database was back"
+}
+kill -TERM "$late"
+wait "$late" || fail "acme serve did not stop cleanly"
+echo "ok: started before its database, waited, then ran"
 echo "all cluster faults survived"

@@ -1,6 +1,8 @@
 #include "cli/system_commands.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -23,6 +25,7 @@ struct ServeArgs {
     std::int64_t initial_stock = 100;
     std::int64_t payment_claim_ms = 30'000;
     std::int64_t lease_ms = 30'000;
+    int db_wait_s = 60;  // --db: how long a database that cannot be reached yet is waited for
     bool crash_after_gateway_call = false;
     int consumer_threads = messaging::BusOptions{}.consumer_threads;
     std::string listen = "127.0.0.1:8080";
@@ -89,6 +92,21 @@ int RunServe(const ServeArgs& args) {
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     auto system = runtime::System::Open(options, clock);
+    // A database that is not up yet (started together, restarting, failing over) is waited
+    // for, up to --db-wait seconds; a stop signal meanwhile stops the wait.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(args.db_wait_s);
+    for (int attempt = 1;
+         !system && !args.db.empty() && system.error().code == ErrorCode::kUnavailable &&
+         std::chrono::steady_clock::now() < give_up;
+         ++attempt) {
+        if (attempt == 1 || attempt % 10 == 0) {
+            std::fprintf(stderr, "acme serve: waiting for the database (%s)\n",
+                         system.error().message.c_str());
+        }
+        const timespec pause{.tv_sec = 0, .tv_nsec = std::min(attempt, 9) * 100'000'000L};
+        if (sigtimedwait(&signals, nullptr, &pause) > 0) return 0;
+        system = runtime::System::Open(options, clock);
+    }
     if (!system) return ReportError(system.error());
     if (auto ok = (*system)->Start(); !ok) return ReportError(ok.error());
     // The HTTP API is the cart-api's (and the checkouts it accepts): served where it runs.
@@ -249,6 +267,11 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
     serve->add_option("--db", serve_args->db,
                       "postgresql://... : run on PostgreSQL (the scale-out mode: any number of "
                       "processes share the database) instead of SQLite under --data");
+    serve
+        ->add_option("--db-wait", serve_args->db_wait_s,
+                     "seconds to wait at start for a --db that cannot be reached yet "
+                     "(default 60)")
+        ->check(CLI::Range(0, 86'400));
     serve->add_option("--services", serve_args->services,
                       "comma-separated services this process runs (default all): cart-api "
                       "(with the HTTP API), checkout-api, checkout-orchestrator, "
