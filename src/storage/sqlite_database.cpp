@@ -143,14 +143,8 @@ class SqliteConnection final : public Connection {
         char* message = nullptr;
         const int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &message);
         if (rc == SQLITE_OK) return {};
-        std::string text = message != nullptr ? message : sqlite3_errstr(rc);
-        sqlite3_free(message);
-        const int primary = rc & 0xff;
-        text = "sqlite: " + text + " (" + std::string(sql.substr(0, 80)) + ")";
-        if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-            return MakeError(ErrorCode::kUnavailable, text);
-        }
-        return MakeError(ErrorCode::kInternal, text);
+        sqlite3_free(message);  // the same text as sqlite3_errmsg, which Fail reports
+        return Fail(rc, sql);
     }
 
     std::int64_t Changes() override { return sqlite3_changes64(db_); }
