@@ -3,9 +3,11 @@
 # service as separate `acme serve --db … --services …` processes, N instances of each, all on
 # 127.0.0.1. The script is the documentation of how the pieces are started.
 #
-#   scripts/cluster.sh up [--bus postgres] [--instances N] [--dir DIR] [-- ACME SERVE FLAGS…]
-#       starts it (DIR default build/cluster); prints `db=postgresql://…` and one
-#       `http=http://127.0.0.1:PORT` line per HTTP-serving (cart-api) instance
+#   scripts/cluster.sh up [--bus postgres] [--instances N] [--dir DIR] [--no-roles]
+#                         [-- ACME SERVE FLAGS…]
+#       starts it (DIR default build/cluster); prints `db=postgresql://…` (the owner's URL, for
+#       `acme audit` and `acme dlq`) and one `http=http://127.0.0.1:PORT` line per
+#       HTTP-serving (cart-api) instance
 #   scripts/cluster.sh ps [--dir DIR]      `SERVICE-GROUP INSTANCE PID` per running process
 #   scripts/cluster.sh down [--dir DIR]    stops everything `up` started
 #   scripts/cluster.sh kill GROUP INSTANCE [SIGNAL] [--dir DIR]   signals one process (tests)
@@ -14,6 +16,10 @@
 #
 # Groups: one per service (queries are answered in every process, so promotions-service,
 # which only answers one, needs no process of its own). cart-api serves the HTTP API.
+# Least privilege (the default): `acme db roles`, as the owner, migrates the schema and makes a
+# role per service and a login per group (`acme_GROUP_login`, a member of its service's role,
+# and the storefront's for cart-api, which serves the HTTP API); every process connects as its
+# group's login with `--service-roles`. `--no-roles`: every process connects as the owner.
 # Flags after `--` go to every `acme serve` (e.g. `-- --stage-ms 200`).
 # Environment: ACME_BIN (default build/src/cli/acme).
 set -euo pipefail
@@ -31,6 +37,7 @@ shift
 dir="$root/build/cluster"
 instances=1
 bus=postgres
+roles=1
 positional=()
 extra=()
 while [ $# -gt 0 ]; do
@@ -38,6 +45,7 @@ while [ $# -gt 0 ]; do
         --dir) dir="$2"; shift 2 ;;
         --instances) instances="$2"; shift 2 ;;
         --bus) bus="$2"; shift 2 ;;
+        --no-roles) roles=0; shift ;;
         --) shift; extra=("$@"); break ;;
         *) positional+=("$1"); shift ;;
     esac
@@ -56,6 +64,8 @@ dir="$(cd "$dir" && pwd)"
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
 # start_one GROUP INSTANCE: one `acme serve`; its pid in DIR/run/GROUP.INSTANCE.pid.
+login_of() { echo "acme_${1//-/_}_login"; }
+
 start_one() {
     local group="$1" i="$2" url log
     url="$(cat "$dir/pg/url")"
@@ -63,6 +73,10 @@ start_one() {
     mkdir -p "$dir/logs" "$dir/run"
     local flags=()
     [ -s "$dir/run/flags" ] && mapfile -t flags <"$dir/run/flags"
+    if [ "$(cat "$dir/run/roles" 2>/dev/null || echo 0)" = 1 ]; then
+        url="${url/\/\/postgres@///$(login_of "$group")@}"
+        flags+=(--service-roles)
+    fi
     flags+=("${@:3}")
     (cd "$root" && exec "$acme" serve --db "$url" --services "$group" \
         --listen 127.0.0.1:0 --catalog "$root/catalog" "${flags[@]}" >"$log" 2>&1) &
@@ -109,8 +123,22 @@ case "$cmd" in
         : >"$dir/run/flags"
         [ ${#extra[@]} -eq 0 ] || printf '%s\n' "${extra[@]}" >"$dir/run/flags"
         echo "$instances" >"$dir/run/instances"
-        # Every process migrates at start (once per database: an advisory lock); they start
-        # together, as a deployment would.
+        echo "$roles" >"$dir/run/roles"
+        if [ "$roles" = 1 ]; then
+            logins=()
+            for group in "${groups[@]}"; do
+                members="$group"
+                [ "$group" = cart-api ] && members="$group,storefront"
+                logins+=(--login "$(login_of "$group")=$members")
+            done
+            "$acme" db roles --db "$(cat "$dir/pg/url")" --catalog "$root/catalog" \
+                "${logins[@]}" >"$dir/run/roles.log" 2>&1 || {
+                cat "$dir/run/roles.log" >&2
+                exit 1
+            }
+        fi
+        # Without roles every process migrates at start (once per database: an advisory
+        # lock); they start together, as a deployment would.
         for group in "${groups[@]}"; do
             for i in $(seq 1 "$instances"); do start_one "$group" "$i"; done
         done

@@ -26,7 +26,8 @@ cluster() {
     shift
     ACME_BIN="$acme" "$root/scripts/cluster.sh" "$cmd" --dir "$work/c" "$@"
 }
-trap 'cluster down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+# ACME_KEEP_FAULTS=1 keeps the folder (logs, the stopped server's data) for a look afterwards.
+trap 'cluster down >/dev/null 2>&1 || true; [ -n "${ACME_KEEP_FAULTS:-}" ] || rm -rf "$work"' EXIT
 
 fail() {
     echo "FAIL: $*" >&2
@@ -40,6 +41,22 @@ cluster up --instances 2 -- --lease-ms 2000 --payment-claim-ms 2000 --initial-st
 db="$(grep '^db=' "$work/up" | cut -d= -f2-)"
 urls="$(grep '^http=' "$work/up" | cut -d= -f2- | paste -sd,)"
 echo "cluster: $(cluster ps | wc -l) processes, $db"
+
+# Least privilege (cluster.sh's default): every acme connection is its group's login, none the
+# owner's, and the HTTP front's login is refused a table it has no business with.
+owners="$(psql -X -q -tA "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE \
+    application_name = 'acme' AND usename NOT LIKE 'acme\_%\_login'")"
+[ "$owners" = 0 ] || fail "$owners acme connections are not a service group's login"
+front="${db/\/\/postgres@///acme_cart_api_login@}"
+if psql -X -q -tA "$front" -c "SET ROLE acme_cart_api; SELECT count(*) FROM pay_payments" \
+    >"$work/denied" 2>&1; then
+    fail "cart-api's login read pay_payments"
+fi
+grep -q 'permission denied for table pay_payments' "$work/denied" || {
+    cat "$work/denied" >&2
+    fail "cart-api's login was refused pay_payments, but not for want of a privilege"
+}
+echo "ok: every process connects as its group's login; cart-api's role may not read payments"
 
 # bench N RATE: N checkouts at RATE/s, waiting until every one has its outcome.
 bench() {

@@ -7,16 +7,29 @@
 #include <cstdio>
 #include <memory>
 
+#include "catalog/loader.hpp"
 #include "cli/exit_codes.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
 #include "messaging/bus.hpp"
 #include "messaging/dead_letters.hpp"
+#include "runtime/roles.hpp"
 #include "runtime/system.hpp"
 
 namespace acme::cli {
 
 namespace {
+
+// Splits "a,b,c" (empty items dropped).
+std::vector<std::string> SplitList(std::string_view list) {
+    std::vector<std::string> out;
+    for (std::size_t at = 0; at <= list.size();) {
+        const std::size_t comma = std::min(list.find(',', at), list.size());
+        if (comma > at) out.emplace_back(list.substr(at, comma - at));
+        at = comma + 1;
+    }
+    return out;
+}
 
 struct ServeArgs {
     std::string data = "data";
@@ -26,6 +39,7 @@ struct ServeArgs {
     std::int64_t payment_claim_ms = 30'000;
     std::int64_t lease_ms = 30'000;
     int db_wait_s = 60;  // --db: how long a database that cannot be reached yet is waited for
+    bool service_roles = false;
     bool crash_after_gateway_call = false;
     int consumer_threads = messaging::BusOptions{}.consumer_threads;
     std::string listen = "127.0.0.1:8080";
@@ -62,16 +76,13 @@ int RunServe(const ServeArgs& args) {
     runtime::SystemOptions options;
     options.data_dir = args.data;
     options.database_url = args.db;
+    options.service_roles = args.service_roles;
     options.initial_stock = args.initial_stock;
     options.payments.claim_ms = args.payment_claim_ms;
     options.payments.crash_after_gateway_call = args.crash_after_gateway_call;
     options.bus.lease_ms = args.lease_ms;
     options.bus.consumer_threads = args.consumer_threads;
-    for (std::size_t at = 0; at < args.services.size();) {
-        const std::size_t comma = std::min(args.services.find(',', at), args.services.size());
-        if (comma > at) options.services.insert(args.services.substr(at, comma - at));
-        at = comma + 1;
-    }
+    for (std::string& s : SplitList(args.services)) options.services.insert(std::move(s));
     options.catalog_dir = args.catalog;
     options.durability =
         args.durability == "full" ? storage::Durability::kFull : storage::Durability::kNormal;
@@ -245,6 +256,36 @@ int RunDlqReplay(const StoreArgs& store, std::int64_t id) {
     return kExitOk;
 }
 
+struct RolesArgs {
+    std::string db;
+    std::string catalog = "catalog";
+    std::vector<std::string> logins;  // NAME=SERVICE,SERVICE
+};
+
+int RunDbRoles(const RolesArgs& args) {
+    if (!storage::IsPostgresUrl(args.db)) {
+        return ReportError({ErrorCode::kInvalidArgument,
+                            "--db takes the postgresql:// URL of the database's owner"});
+    }
+    std::vector<runtime::Login> logins;
+    for (const std::string& spec : args.logins) {
+        const std::size_t eq = spec.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            return ReportError({ErrorCode::kInvalidArgument,
+                                "--login takes NAME=SERVICE[,SERVICE...], not '" + spec + "'"});
+        }
+        logins.push_back({spec.substr(0, eq), SplitList(std::string_view(spec).substr(eq + 1))});
+    }
+    auto catalog = catalog::LoadCatalog(args.catalog, {.keep_bodies = false});
+    if (!catalog) return ReportError(catalog.error());
+    auto db = storage::OpenPostgres(args.db, {.application_name = "acme-db-roles"});
+    if (!db) return ReportError(db.error());
+    auto report = runtime::SetUpRoles(**db, *catalog, logins);
+    if (!report) return ReportError(report.error());
+    for (const std::string& line : *report) std::printf("%s\n", line.c_str());
+    return kExitOk;
+}
+
 }  // namespace
 
 void AddWriterOptions(CLI::App& cmd, std::string& value, int& writer_nice) {
@@ -351,6 +392,27 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
                     "before the answer is recorded");
     AddWriterOptions(*serve, serve_args->checkpoint, serve_args->writer_nice);
     serve->callback([&exit_code, serve_args] { exit_code = RunServe(*serve_args); });
+
+    serve->add_flag("--service-roles", serve_args->service_roles,
+                    "with --db: each service's work runs as its own PostgreSQL role, the HTTP "
+                    "API's reads as the storefront's (set up by `acme db roles`; the login must "
+                    "be a member of the roles of --services)");
+
+    auto roles_args = std::make_shared<RolesArgs>();
+    CLI::App* db_cmd = app.add_subcommand("db", "the PostgreSQL database of the scale-out mode");
+    db_cmd->require_subcommand(1);
+    CLI::App* roles = db_cmd->add_subcommand(
+        "roles",
+        "migrate, create a role per service with exactly its grants, and login roles for "
+        "processes (run as the database's owner; again after an upgrade)");
+    roles->add_option("--db", roles_args->db, "postgresql:// URL, connecting as the owner")
+        ->required();
+    roles->add_option("--catalog", roles_args->catalog,
+                      "catalog whose queries decide the read grants (default ./catalog)");
+    roles->add_option("--login", roles_args->logins,
+                      "NAME=SERVICE[,SERVICE...]: a login role (LOGIN NOINHERIT) that may act as "
+                      "those services ('storefront': the HTTP API's reads); repeatable");
+    roles->callback([&exit_code, roles_args] { exit_code = RunDbRoles(*roles_args); });
 
     auto audit_store = std::make_shared<StoreArgs>();
     auto allow_pending = std::make_shared<bool>(false);

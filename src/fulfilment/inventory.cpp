@@ -150,20 +150,28 @@ Result<std::vector<ReservationView>> InventoryService::Reservations(storage::Con
 }
 
 Result<std::vector<StockAccount>> InventoryService::Accounts(storage::Connection& db) {
-    auto stock = Stock(db);
-    if (!stock) return std::unexpected(stock.error());
-    std::map<std::string, StockAccount> by_sku;
-    for (StockLevel& l : *stock) by_sku[l.sku].level = std::move(l);
+    // The stock and the reservations in one statement, so in one snapshot: read one after the
+    // other, a reservation committed in between (the warehouse completes orders while the
+    // system runs) would show as stock that does not add up.
     auto rows = db.Query(
-        "SELECT id, status, items FROM inv_reservations WHERE status IN ('held', 'committed')");
+        "SELECT 0 AS part, sku, on_hand, reserved, initial, NULL AS status, NULL AS items FROM "
+        "inv_stock UNION ALL SELECT 1, id, NULL, NULL, NULL, status, items FROM inv_reservations "
+        "WHERE status IN ('held', 'committed')");
     if (!rows) return std::unexpected(rows.error());
+    std::map<std::string, StockAccount> by_sku;
     for (const auto& r : *rows) {
-        auto items = ParsePayload(r.Text(2));
+        if (r.Int(0) != 0) continue;
+        StockAccount& a = by_sku[r.Text(1)];
+        a.level = {r.Text(1), r.Int(2), r.Int(3), r.Int(4)};
+    }
+    for (const auto& r : *rows) {
+        if (r.Int(0) != 1) continue;
+        auto items = ParsePayload(r.Text(6));
         if (!items || !items->is_array()) {
             return MakeError(ErrorCode::kInternal,
-                             "reservation " + r.Text(0) + " has items that are not a JSON array");
+                             "reservation " + r.Text(1) + " has items that are not a JSON array");
         }
-        const bool held = r.Text(1) == "held";
+        const bool held = r.Text(5) == "held";
         try {
             for (const auto& [sku, qty] : Quantities(*items)) {
                 StockAccount& a = by_sku[sku];
@@ -172,7 +180,7 @@ Result<std::vector<StockAccount>> InventoryService::Accounts(storage::Connection
             }
         } catch (const json::exception& e) {
             return MakeError(ErrorCode::kInternal,
-                             "reservation " + r.Text(0) + " has malformed items: " + e.what());
+                             "reservation " + r.Text(1) + " has malformed items: " + e.what());
         }
     }
     std::vector<StockAccount> out;

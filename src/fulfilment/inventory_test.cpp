@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "messaging/testing/service_harness.hpp"
 
 namespace acme::fulfilment {
@@ -136,6 +139,66 @@ TEST_P(InventoryTest, ACompletedOrderShipsTheUnitsOnceAndAReleaseAfterItChangesN
             EXPECT_EQ(a.committed, 2);
         }
     }
+}
+
+TEST_P(InventoryTest, TheAuditsAccountsAreOneSnapshotWhileReservationsCommit) {
+    // Another connection reserves and ships one unit at a time, as the running system does
+    // while the audit reads; every account read meanwhile must add up.
+    auto writer_db = h_.Connect();
+    ASSERT_TRUE(writer_db.has_value()) << writer_db.error().message;
+    ASSERT_TRUE(
+        h_.db().Execute("UPDATE inv_stock SET on_hand = 100000, initial = 100000 WHERE "
+                        "sku = 'SKU-MUG'"));
+    std::atomic<bool> stop{false};
+    std::atomic<int> shipped{0};
+    std::thread writer([&] {
+        storage::Connection& w = **writer_db;
+        for (int i = 0; !stop && i < 100'000; ++i) {
+            const std::string id = "r" + std::to_string(i);
+            const storage::Value v[] = {id, "c" + std::to_string(i)};
+            auto held = storage::InTransaction(w, [&]() -> Result<void> {
+                if (auto ok = w.Execute(
+                        "INSERT INTO inv_reservations(id, checkout_id, status, items, updated_ms) "
+                        "VALUES (?, ?, 'held', '[{\"sku\":\"SKU-MUG\",\"quantity\":1}]', 0)",
+                        v);
+                    !ok) {
+                    return ok;
+                }
+                return w.Execute(
+                    "UPDATE inv_stock SET reserved = reserved + 1 WHERE sku = "
+                    "'SKU-MUG'");
+            });
+            const storage::Value k[] = {id};
+            auto committed = storage::InTransaction(w, [&]() -> Result<void> {
+                if (auto ok = w.Execute(
+                        "UPDATE inv_reservations SET status = 'committed' WHERE id = ?", k);
+                    !ok) {
+                    return ok;
+                }
+                return w.Execute(
+                    "UPDATE inv_stock SET on_hand = on_hand - 1, reserved = "
+                    "reserved - 1 WHERE sku = 'SKU-MUG'");
+            });
+            if (!held || !committed) continue;  // busy: the next one
+            shipped.fetch_add(1);
+        }
+    });
+    int reads = 0;
+    int wrong = 0;
+    for (; reads < 300 || shipped.load() < 50; ++reads) {
+        if (reads > 20'000) break;
+        auto accounts = InventoryService::Accounts(h_.db());
+        ASSERT_TRUE(accounts.has_value()) << accounts.error().message;
+        for (const StockAccount& a : *accounts) {
+            if (a.level.on_hand != a.level.initial - a.committed || a.level.reserved != a.held) {
+                ++wrong;
+            }
+        }
+    }
+    stop = true;
+    writer.join();
+    EXPECT_GE(shipped.load(), 50);
+    EXPECT_EQ(wrong, 0) << "of " << reads << " reads while " << shipped.load() << " shipped";
 }
 
 }  // namespace

@@ -200,19 +200,27 @@ std::optional<HttpResponse> RequireString(const json& body, const char* key, std
     return std::nullopt;
 }
 
+// Who the HTTP API is in the catalog, and the role its reads run as.
+constexpr const char* kStorefront = "storefront";
+
 }  // namespace
 
-std::unique_ptr<storage::Connection> Api::Acquire() {
+std::unique_ptr<storage::Connection> Api::Acquire(std::string_view service) {
+    std::unique_ptr<storage::Connection> db;
     {
         std::lock_guard lock(pool_mutex_);
         if (!pool_.empty()) {
-            auto db = std::move(pool_.back());
+            db = std::move(pool_.back());
             pool_.pop_back();
-            return db;
         }
     }
-    auto db = system_.Connect();
-    return db ? std::move(*db) : nullptr;
+    if (!db) {
+        auto opened = system_.Connect();
+        if (!opened) return nullptr;
+        db = std::move(*opened);
+    }
+    if (!system_.bus().ActAs(*db, service)) return nullptr;
+    return db;
 }
 
 void Api::Release(std::unique_ptr<storage::Connection> db) {
@@ -239,7 +247,7 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
         return;
     }
     if (request.method == "POST" || request.method == "DELETE") {
-        auto db = Acquire();
+        auto db = Acquire(shopping::CartService::kService);
         if (!db) {
             respond(Problem(503, "Service Unavailable", "no database connection"));
             return;
@@ -263,7 +271,7 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
 }
 
 HttpResponse Api::RouteOnPooledConnection(const HttpRequest& request) {
-    auto db = Acquire();
+    auto db = Acquire(kStorefront);
     if (!db) return Problem(503, "Service Unavailable", "no database connection");
     HttpResponse response;
     try {
@@ -329,12 +337,12 @@ bool Api::EditCart(const HttpRequest& r, storage::Connection& db, Respond& respo
         ++edits_in_flight_;
     }
     system_.bus().WriteAsync(
-        db, edit->write,
+        db, shopping::CartService::kService, edit->write,
         [this, status, id = edit->cart_id, respond = std::move(respond)](Result<void> done) {
             writers_.Post([this, status, id, respond, done = std::move(done)] {
                 auto read_back = [&]() -> HttpResponse {
                     if (!done) return FromError(done.error());
-                    auto reader = Acquire();
+                    auto reader = Acquire(kStorefront);
                     if (!reader) {
                         return Problem(503, "Service Unavailable", "no database connection");
                     }
@@ -377,7 +385,7 @@ bool Api::Checkout(const HttpRequest& r, storage::Connection& db, Respond& respo
     if (!prepared) return answer(FromError(prepared.error()));
     // The write joins the dispatcher's next group commit; this thread goes back to serving.
     system_.bus().WriteAsync(
-        db, prepared->write,
+        db, shopping::CartService::kService, prepared->write,
         [accepted = prepared->accepted, respond = std::move(respond)](Result<void> done) {
             if (!done) {
                 respond(FromError(done.error()));
@@ -441,7 +449,7 @@ HttpResponse Api::Route(const HttpRequest& r, storage::Connection& db) {
     if (std::regex_match(path, m, kOrder)) {
         // The storefront's get-order query, answered by the Order Service through the bus.
         auto answer =
-            system_.bus().Ask(db, "storefront", "get-order", json{{"orderId", std::string(m[1])}});
+            system_.bus().Ask(db, kStorefront, "get-order", json{{"orderId", std::string(m[1])}});
         if (!answer) return FromError(answer.error());
         const json& o = *answer;
         return Json(

@@ -56,7 +56,9 @@ class Api {
     void SetServerStats(std::function<ServerStats()> stats) { server_stats_ = std::move(stats); }
 
   private:
-    std::unique_ptr<storage::Connection> Acquire();
+    // A pooled connection acting as `service` (messaging::Bus::ActAs): the cart's writes as
+    // cart-api, every read as the storefront. Null when none can be had.
+    std::unique_ptr<storage::Connection> Acquire(std::string_view service);
     void Release(std::unique_ptr<storage::Connection> db);
     HttpResponse Route(const HttpRequest& request, storage::Connection& db);
     // POST /carts/{id}/checkout: true when it answered (or will) through `respond`.

@@ -18,12 +18,13 @@ namespace {
 
 std::unique_ptr<Transport> MakeTransport(Outbox& outbox, const BusOptions& o) {
     if (o.backend == storage::Dialect::kPostgresql) {
-        return std::make_unique<SqlQueueTransport>(outbox,
-                                                   SqlQueueOptions{.batch_size = o.batch_size,
-                                                                   .max_attempts = o.max_attempts,
-                                                                   .retry_base_ms = o.retry_base_ms,
-                                                                   .retry_max_ms = o.retry_max_ms,
-                                                                   .lease_ms = o.lease_ms});
+        return std::make_unique<SqlQueueTransport>(
+            outbox, SqlQueueOptions{.batch_size = o.batch_size,
+                                    .max_attempts = o.max_attempts,
+                                    .retry_base_ms = o.retry_base_ms,
+                                    .retry_max_ms = o.retry_max_ms,
+                                    .lease_ms = o.lease_ms,
+                                    .service_roles = o.service_roles});
     }
     return std::make_unique<SqlLogTransport>(outbox, SqlLogOptions{.batch_size = o.batch_size,
                                                                    .max_attempts = o.max_attempts,
@@ -33,6 +34,12 @@ std::unique_ptr<Transport> MakeTransport(Outbox& outbox, const BusOptions& o) {
 }
 
 }  // namespace
+
+std::string ServiceRole(std::string_view service) {
+    std::string role = "acme_";
+    for (const char c : service) role += c == '-' ? '_' : c;
+    return role;
+}
 
 struct Bus::Impl {
     Impl(const ContractRegistry& contracts, const Clock& clock, IdGenerator& ids, BusOptions o)
@@ -57,7 +64,8 @@ struct Bus::Impl {
         t.next_at = now + t.period_ms;
         const auto before = outbox.published();
         // Serving, the ticker's transaction runs on the dispatcher (the one writer).
-        auto ok = dispatcher.Write(db, [&](storage::Connection& tx) {
+        auto ok = dispatcher.Write(db, [&](storage::Connection& tx) -> Result<void> {
+            if (auto as = ActAs(tx, t.service); !as) return as;
             Publisher out(outbox, tx, t.service);
             return t.fn(out);
         });
@@ -65,13 +73,31 @@ struct Bus::Impl {
         return static_cast<std::size_t>(outbox.published() - before);
     }
 
+    Result<void> ActAs(storage::Connection& db, std::string_view service) const {
+        if (!options.service_roles) return {};
+        return db.ActAs(ServiceRole(service));
+    }
+
+    // Runs worker `w` on `db` as its service.
+    Result<std::size_t> RunWorker(const std::string& service, const Worker& w,
+                                  storage::Connection& db) const {
+        if (auto as = ActAs(db, service); !as) return std::unexpected(as.error());
+        return w(db);
+    }
+
+    struct WorkerEntry {
+        std::string service;
+        std::int64_t period_ms;
+        Worker fn;
+    };
+
     BusOptions options;
     Outbox outbox;
     Queries queries;
     std::unique_ptr<Transport> transport;
     Dispatcher dispatcher;
     std::vector<TickerEntry> tickers;
-    std::vector<std::pair<std::int64_t, Worker>> workers;
+    std::vector<WorkerEntry> workers;
 
     std::atomic<bool> running{false};
     std::vector<std::jthread> threads;  // tickers and workers
@@ -128,11 +154,27 @@ Result<void> Bus::Publish(storage::Connection& db, const std::string& service,
     return Publish(db, service, type, subject, data, nullptr);
 }
 
-Result<void> Bus::Write(storage::Connection& db, const WriteFn& fn) {
-    return impl_->dispatcher.Write(db, fn);
+Result<void> Bus::ActAs(storage::Connection& db, std::string_view service) const {
+    return impl_->ActAs(db, service);
 }
 
-void Bus::WriteAsync(storage::Connection& db, WriteFn fn, WriteDone done) {
+Result<void> Bus::Write(storage::Connection& db, std::string_view service, const WriteFn& fn) {
+    if (!impl_->options.service_roles) return impl_->dispatcher.Write(db, fn);
+    return impl_->dispatcher.Write(db, [&](storage::Connection& tx) -> Result<void> {
+        if (auto as = impl_->ActAs(tx, service); !as) return as;
+        return fn(tx);
+    });
+}
+
+void Bus::WriteAsync(storage::Connection& db, std::string_view service, WriteFn fn,
+                     WriteDone done) {
+    if (impl_->options.service_roles) {
+        fn = [impl = impl_.get(), role = std::string(service),
+              inner = std::move(fn)](storage::Connection& tx) -> Result<void> {
+            if (auto as = impl->ActAs(tx, role); !as) return as;
+            return inner(tx);
+        };
+    }
     impl_->dispatcher.WriteAsync(db, std::move(fn), std::move(done));
 }
 
@@ -144,8 +186,8 @@ void Bus::AddTicker(const std::string& service, std::int64_t period_ms, Ticker t
     impl_->tickers.push_back({service, period_ms, std::move(ticker), 0});
 }
 
-void Bus::AddWorker(std::int64_t period_ms, Worker worker) {
-    impl_->workers.emplace_back(period_ms, std::move(worker));
+void Bus::AddWorker(const std::string& service, std::int64_t period_ms, Worker worker) {
+    impl_->workers.push_back({service, period_ms, std::move(worker)});
 }
 
 Result<void> Bus::Answer(const std::string& service, const std::string& type,
@@ -171,8 +213,8 @@ Result<std::size_t> Bus::RunUntilIdle(storage::Connection& db, int max_rounds) {
         auto n = s.transport->Poll(db);
         if (!n) return std::unexpected(n.error());
         work += *n;
-        for (auto& [period, worker] : s.workers) {
-            auto w = worker(db);
+        for (const auto& w_entry : s.workers) {
+            auto w = s.RunWorker(w_entry.service, w_entry.fn, db);
             if (!w) return std::unexpected(w.error());
             work += *w;
         }
@@ -246,23 +288,23 @@ Result<void> Bus::Start(const Connector& connect, const ListenerFactory& listen)
             }
         });
     }
-    for (auto& [period, worker] : s.workers) {
+    for (const auto& worker : s.workers) {
         auto db = connect();
         if (!db) return std::unexpected(db.error());
-        s.threads.emplace_back(
-            [&s, period_ms = period, fn = &worker, conn = std::shared_ptr(std::move(*db))] {
-                pthread_setname_np(pthread_self(), "acme-worker");
-                while (s.running) {
-                    const std::uint64_t seen = s.worker_signal.Seen();
-                    auto n = (*fn)(*conn);
-                    if (n && *n > 0) {
-                        s.dispatcher.Wake();
-                        s.consumer_signal.Raise();
-                        continue;
-                    }
-                    (void)s.worker_signal.WaitPast(seen, period_ms, s.running);
+        s.threads.emplace_back([&s, period_ms = worker.period_ms, w = &worker,
+                                conn = std::shared_ptr(std::move(*db))] {
+            pthread_setname_np(pthread_self(), "acme-worker");
+            while (s.running) {
+                const std::uint64_t seen = s.worker_signal.Seen();
+                auto n = s.RunWorker(w->service, w->fn, *conn);
+                if (n && *n > 0) {
+                    s.dispatcher.Wake();
+                    s.consumer_signal.Raise();
+                    continue;
                 }
-            });
+                (void)s.worker_signal.WaitPast(seen, period_ms, s.running);
+            }
+        });
     }
     for (auto& ticker : s.tickers) {
         auto db = connect();

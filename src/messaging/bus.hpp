@@ -52,6 +52,10 @@ struct BusOptions {
     // Which database carries the messages: SQLite, the SQL log (one process, one writer);
     // PostgreSQL, the SQL queue (any number of processes and instances).
     storage::Dialect backend = storage::Dialect::kSqlite;
+    // Least privilege: every piece of a service's work (its handlers, tickers, workers and
+    // writes) runs as that service's database role (ServiceRole, Connection::ActAs), so it can
+    // touch only what the role was granted (runtime/roles.hpp). Off: the login's privileges.
+    bool service_roles = false;
 };
 
 using Ticker = std::function<Result<void>(Publisher&)>;
@@ -107,17 +111,20 @@ class Bus {
                                        const std::string& type, const std::string& subject,
                                        const std::string& data);
 
-    // Dispatcher::Write / WriteAsync.
-    [[nodiscard]] Result<void> Write(storage::Connection& db, const WriteFn& fn);
-    void WriteAsync(storage::Connection& db, WriteFn fn, WriteDone done);
+    // Dispatcher::Write / WriteAsync of a unit of `service`'s work (run as its role).
+    [[nodiscard]] Result<void> Write(storage::Connection& db, std::string_view service,
+                                     const WriteFn& fn);
+    void WriteAsync(storage::Connection& db, std::string_view service, WriteFn fn, WriteDone done);
+    // What follows on `db` runs as `service`'s role (BusOptions::service_roles; else nothing).
+    [[nodiscard]] Result<void> ActAs(storage::Connection& db, std::string_view service) const;
     // Transport::Subscribe.
     [[nodiscard]] Result<void> Subscribe(const std::string& consumer, const std::string& type,
                                          Handler handler);
     // Runs `ticker` as `service` every `period_ms` inside a write (timers, deadlines).
     void AddTicker(const std::string& service, std::int64_t period_ms, Ticker ticker);
-    // Runs `worker` every `period_ms` and whenever messages were handled, outside any
-    // transaction, on a thread of its own.
-    void AddWorker(std::int64_t period_ms, Worker worker);
+    // Runs `worker` as `service` every `period_ms` and whenever messages were handled, outside
+    // any transaction, on a thread of its own.
+    void AddWorker(const std::string& service, std::int64_t period_ms, Worker worker);
     // Queries::Answer / Ask.
     [[nodiscard]] Result<void> Answer(const std::string& service, const std::string& type,
                                       QueryHandler handler);

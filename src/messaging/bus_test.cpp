@@ -346,19 +346,22 @@ TEST_F(BusTest, WritesFromManyThreadsAreGroupCommittedAndIsolated) {
             for (int i = 0; i < kEach; ++i) {
                 const int n = t * kEach + i;
                 try {
-                    auto done = bus.Write(**db, [&](storage::Connection& tx) -> Result<void> {
-                        const Value v[] = {std::int64_t{n}};
-                        if (auto r = tx.Execute("INSERT INTO cmd(n) VALUES (?)", v); !r) return r;
-                        if (n % 10 == 3) throw std::runtime_error("boom");
-                        // A failing write leaves nothing: its row and message roll back.
-                        if (auto r = bus.Publish(tx, "a", "ping", "s",
-                                                 std::string("{\"n\":") + std::to_string(n) + "}");
-                            !r) {
-                            return r;
-                        }
-                        if (n % 10 == 7) return MakeError(ErrorCode::kConflict, "refused");
-                        return {};
-                    });
+                    auto done =
+                        bus.Write(**db, "cart-api", [&](storage::Connection& tx) -> Result<void> {
+                            const Value v[] = {std::int64_t{n}};
+                            if (auto r = tx.Execute("INSERT INTO cmd(n) VALUES (?)", v); !r)
+                                return r;
+                            if (n % 10 == 3) throw std::runtime_error("boom");
+                            // A failing write leaves nothing: its row and message roll back.
+                            if (auto r =
+                                    bus.Publish(tx, "a", "ping", "s",
+                                                std::string("{\"n\":") + std::to_string(n) + "}");
+                                !r) {
+                                return r;
+                            }
+                            if (n % 10 == 7) return MakeError(ErrorCode::kConflict, "refused");
+                            return {};
+                        });
                     (done ? ok : refused).fetch_add(1);
                 } catch (const std::runtime_error&) {
                     thrown.fetch_add(1);
@@ -383,7 +386,7 @@ TEST_F(BusTest, WritesFromManyThreadsAreGroupCommittedAndIsolated) {
     EXPECT_EQ(stats.writes, kThreads * kEach);
     EXPECT_LT(stats.write_commits, stats.writes);
     // After Stop, a write runs on the caller's own connection.
-    EXPECT_TRUE(bus.Write(*db_, [](storage::Connection& tx) {
+    EXPECT_TRUE(bus.Write(*db_, "cart-api", [](storage::Connection& tx) {
         return tx.Execute("INSERT INTO cmd(n) VALUES (100000)");
     }));
     EXPECT_EQ(Count("SELECT count(*) FROM cmd"), accepted + 1);
@@ -422,7 +425,7 @@ TEST_F(BusTest, WriteAsyncTellsTheOutcomeAfterTheCommit) {
     ASSERT_TRUE(bus.Subscribe("b", "ping", Record()));
     // Not started: runs on the caller's connection, and tells at once.
     std::optional<Result<void>> first;
-    bus.WriteAsync(*db_, insert(1), [&](Result<void> r) { first = r; });
+    bus.WriteAsync(*db_, "cart-api", insert(1), [&](Result<void> r) { first = r; });
     ASSERT_TRUE(first.has_value());
     EXPECT_TRUE(*first);
     ASSERT_TRUE(bus.Start([&] { return storage::OpenSqlite(db_path_); }));
@@ -430,7 +433,7 @@ TEST_F(BusTest, WriteAsyncTellsTheOutcomeAfterTheCommit) {
     std::condition_variable told;
     std::vector<std::pair<std::int64_t, Result<void>>> outcomes;
     for (std::int64_t n : {2, 3, 1}) {  // throws, succeeds, conflicts with the first
-        bus.WriteAsync(*db_, insert(n), [&, n](Result<void> r) {
+        bus.WriteAsync(*db_, "cart-api", insert(n), [&, n](Result<void> r) {
             // Told after the commit: the row is visible from another connection.
             const std::int64_t rows = Count("SELECT count(*) FROM cmd WHERE n = 3");
             std::lock_guard lock(m);

@@ -103,6 +103,7 @@ struct SqlQueueTransport::Impl {
     // that one message only (redoing a failed round message by message).
     Result<std::vector<Claimed>> Claim(const Consumer& c, storage::Connection& db,
                                        std::int64_t seq) {
+        if (auto as = ActAs(c.name, db); !as) return std::unexpected(as.error());
         const Value p[] = {c.name, clock_.NowMillis(), seq, seq,
                            static_cast<std::int64_t>(options_.batch_size)};
         auto rows = db.Query(
@@ -125,6 +126,12 @@ struct SqlQueueTransport::Impl {
             out.push_back(std::move(m));
         }
         return out;
+    }
+
+    // What follows on `db` runs as `service`'s role (SqlQueueOptions::service_roles).
+    Result<void> ActAs(const std::string& service, storage::Connection& db) const {
+        if (!options_.service_roles) return {};
+        return db.ActAs(ServiceRole(service));
     }
 
     // Runs the handler of `m` in the open transaction.
@@ -181,6 +188,8 @@ struct SqlQueueTransport::Impl {
     }
 
     Result<bool> NothingDue(storage::Connection& db) {
+        // Any of this process's services may read the work list.
+        if (auto as = ActAs(consumers_.begin()->first, db); !as) return std::unexpected(as.error());
         const Value due[] = {clock_.NowMillis()};
         auto any = db.Query("SELECT EXISTS (SELECT 1 FROM bus_deliveries WHERE consumer IN (" +
                                 consumer_list_ + ") AND next_at <= ?)",
@@ -294,6 +303,7 @@ struct SqlQueueTransport::Impl {
                                const std::string& reason) {
         const int attempts = m.attempts + 1;
         const Envelope& e = m.envelope;
+        if (auto as = ActAs(c.name, db); !as) return as;
         return storage::InTransaction(db, [&]() -> Result<void> {
             const Value key[] = {c.name, e.seq};
             if (attempts >= options_.max_attempts) {
@@ -322,6 +332,7 @@ struct SqlQueueTransport::Impl {
         if (now < due || !next_backlog_at_.compare_exchange_strong(due, now + kBacklogEveryMs)) {
             return;
         }
+        if (!ActAs(consumers_.begin()->first, db)) return;
         const Value v[] = {now};
         auto rows =
             db.Query("SELECT count(*) FROM bus_deliveries WHERE next_at <= ? AND consumer IN (" +

@@ -34,6 +34,8 @@ struct SqlQueueOptions {
     std::int64_t retry_max_ms = 30'000;
     // How long an instance that stops answering keeps its claimed messages.
     std::int64_t lease_ms = 30'000;
+    // Each consumer's claims, handlers and failures run as its service's role (ServiceRole).
+    bool service_roles = false;
 };
 
 // Poll may run on several threads at once, each with its own connection: they claim different

@@ -26,6 +26,10 @@ namespace acme::messaging {
 
 using Handler = std::function<Result<void>(const Envelope&, Publisher&)>;
 
+// The database role a service's work runs as when the bus keeps to least privilege
+// (BusOptions::service_roles): "acme_" and the service id with '-' as '_' ("acme_cart_api").
+[[nodiscard]] std::string ServiceRole(std::string_view service);
+
 struct DeliveryStats {
     std::int64_t handled = 0;     // deliveries whose handler ran and committed
     std::int64_t duplicates = 0;  // deliveries the inbox skipped

@@ -143,7 +143,7 @@ Result<void> ClaimRequest(storage::Connection& tx, const Clock& clock, const std
 Result<OrderView> OrderService::RequestCancel(storage::Connection& db, messaging::Bus& bus,
                                               const std::string& id) {
     OrderView view;
-    auto done = bus.Write(db, [&](storage::Connection& tx) -> Result<void> {
+    auto done = bus.Write(db, "storefront", [&](storage::Connection& tx) -> Result<void> {
         auto order = Get(tx, id);
         if (!order) return std::unexpected(order.error());
         if (order->status != "created" && order->status != "picked" && order->status != "packed") {
@@ -163,7 +163,7 @@ Result<OrderView> OrderService::RequestCancel(storage::Connection& db, messaging
 Result<OrderView> OrderService::RequestReturn(storage::Connection& db, messaging::Bus& bus,
                                               const std::string& id) {
     OrderView view;
-    auto done = bus.Write(db, [&](storage::Connection& tx) -> Result<void> {
+    auto done = bus.Write(db, "storefront", [&](storage::Connection& tx) -> Result<void> {
         auto order = Get(tx, id);
         if (!order) return std::unexpected(order.error());
         view = *order;

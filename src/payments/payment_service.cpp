@@ -262,7 +262,7 @@ Result<std::size_t> PaymentService::CallGatewayForRefunds(messaging::Bus& bus,
     if (!rows) return std::unexpected(rows.error());
     if (rows->empty()) return 0;
     const std::vector<GatewayDecision>& decisions = rows->decisions;
-    auto done = bus.Write(db, [&](storage::Connection& tx) -> Result<void> {
+    auto done = bus.Write(db, kService, [&](storage::Connection& tx) -> Result<void> {
         for (std::size_t i = 0; i < rows->size(); ++i) {
             const auto& r = (*rows)[i];
             const std::string order = r.Text(0);
@@ -409,7 +409,7 @@ Result<std::size_t> PaymentService::CallGateway(messaging::Bus& bus, storage::Co
         if (!message) return std::unexpected(message.error());
         a.message = std::move(*message);
     }
-    auto done = bus.Write(db, [&](storage::Connection& tx) -> Result<void> {
+    auto done = bus.Write(db, kService, [&](storage::Connection& tx) -> Result<void> {
         for (std::size_t i = 0; i < rows->size(); ++i) {
             const auto& r = (*rows)[i];
             const GatewayDecision& d = decisions[i];
@@ -550,13 +550,14 @@ Result<void> PaymentService::Register(messaging::Bus& bus) {
             return ok;
         }
     }
-    bus.AddWorker(options_.tick_ms, [this, &bus](storage::Connection& db) -> Result<std::size_t> {
-        auto authorized = CallGateway(bus, db);
-        if (!authorized) return authorized;
-        auto refunded = CallGatewayForRefunds(bus, db);
-        if (!refunded) return refunded;
-        return *authorized + *refunded;
-    });
+    bus.AddWorker(kService, options_.tick_ms,
+                  [this, &bus](storage::Connection& db) -> Result<std::size_t> {
+                      auto authorized = CallGateway(bus, db);
+                      if (!authorized) return authorized;
+                      auto refunded = CallGatewayForRefunds(bus, db);
+                      if (!refunded) return refunded;
+                      return *authorized + *refunded;
+                  });
     // Late gateway answers for authorizations that did not answer in time.
     bus.AddTicker(kService, options_.tick_ms, [this](messaging::Publisher& out) -> Result<void> {
         auto& db = out.db();

@@ -9,7 +9,8 @@ namespace acme::runtime {
 
 namespace {
 using storage::Value;
-}
+constexpr const char* kGateway = "simulated-gateway";
+}  // namespace
 
 System::~System() { Stop(); }
 
@@ -54,12 +55,30 @@ Result<void> MigrateServices(storage::Connection& db) {
     return {};
 }
 
-Result<void> SeedDemo(storage::Connection& db, std::int64_t initial_stock) {
+namespace {
+
+// The demo data, each service's part after `take(service)` agreed (false: skipped) and
+// prepared the connection for it.
+Result<void> SeedParts(storage::Connection& db, std::int64_t initial_stock,
+                       const std::function<Result<bool>(const char* service)>& take) {
     const auto products = shopping::DemoProducts();
-    if (auto ok = shopping::CartService::Seed(db, products); !ok) return ok;
+    auto cart = take(shopping::CartService::kService);
+    if (!cart) return std::unexpected(cart.error());
+    if (*cart) {
+        if (auto ok = shopping::CartService::Seed(db, products); !ok) return ok;
+    }
+    auto inventory = take(fulfilment::InventoryService::kService);
+    if (!inventory) return std::unexpected(inventory.error());
+    if (!*inventory) return {};
     std::vector<fulfilment::StockLevel> stock;
     for (const auto& p : products) stock.push_back({p.sku, initial_stock, 0, 0});
     return fulfilment::InventoryService::Seed(db, stock);
+}
+
+}  // namespace
+
+Result<void> SeedDemo(storage::Connection& db, std::int64_t initial_stock) {
+    return SeedParts(db, initial_stock, [](const char*) -> Result<bool> { return true; });
 }
 
 Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock& clock) {
@@ -85,29 +104,34 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
                              "no service '" + name + "' (services: " + list + ")");
         }
     }
+    if (s->options_.service_roles) {
+        if (s->options_.database_url.empty()) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             "service roles are PostgreSQL's: they need --db postgresql://...");
+        }
+        s->options_.bus.service_roles = true;
+    }
     s->contracts_ = std::make_unique<messaging::ContractRegistry>(std::move(*contracts));
     s->ids_ = std::make_unique<IdGenerator>(clock);
     s->bus_ = std::make_unique<messaging::Bus>(*s->contracts_, clock, *s->ids_, s->options_.bus);
     auto db = s->Connect();
     if (!db) return std::unexpected(db.error());
     s->db_ = std::move(*db);
-    if (auto ok = messaging::Bus::Migrate(*s->db_); !ok) return std::unexpected(ok.error());
-    if (auto ok = MigrateServices(*s->db_); !ok) return std::unexpected(ok.error());
-    if (s->options_.seed) {
-        if (auto ok = SeedDemo(*s->db_, s->options_.initial_stock); !ok) {
-            return std::unexpected(ok.error());
-        }
-    }
+    if (auto ok = s->MigrateAndSeed(); !ok) return std::unexpected(ok.error());
     s->cart_ = std::make_unique<shopping::CartService>(*s->bus_, *s->ids_);
     s->checkout_api_ = std::make_unique<ordering::CheckoutApi>();
     s->orchestrator_ = std::make_unique<ordering::CheckoutOrchestrator>(s->options_.deadlines);
     s->orders_ = std::make_unique<ordering::OrderService>(*s->ids_, s->options_.order_faults);
     // The simulated gateway keeps its ledger in the database: one gateway for every process.
-    if (auto ok = payments::SimulatedGateway::Migrate(*s->db_); !ok) {
-        return std::unexpected(ok.error());
-    }
     s->gateway_ = std::make_unique<payments::SimulatedGateway>(
-        s->options_.gateway, [system = s.get()] { return system->Connect(); });
+        s->options_.gateway, [system = s.get()]() -> Result<std::unique_ptr<storage::Connection>> {
+            auto c = system->Connect();
+            if (!c) return c;
+            if (auto as = system->bus_->ActAs(**c, kGateway); !as) {
+                return std::unexpected(as.error());
+            }
+            return c;
+        });
     s->payments_ =
         std::make_unique<payments::PaymentService>(*s->gateway_, *s->ids_, s->options_.payments);
     s->inventory_ = std::make_unique<fulfilment::InventoryService>(*s->ids_);
@@ -128,7 +152,8 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
         if (auto ok = register_it(); !ok) return std::unexpected(ok.error());
     }
     // Queries only read, and every process reaches the one database: one whose answering
-    // service runs elsewhere is answered here, by that service's code, without a hop.
+    // service runs elsewhere is answered here, by that service's code, without a hop (as the
+    // asker: with service roles, a service may read the tables of those it asks, roles.hpp).
     if (!s->Runs(shopping::PromotionsService::kService)) {
         if (auto ok = shopping::PromotionsService::Register(*s->bus_); !ok) {
             return std::unexpected(ok.error());
@@ -140,6 +165,38 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
         }
     }
     return s;
+}
+
+Result<void> System::MigrateAndSeed() {
+    storage::Connection& db = *db_;
+    const bool roles = options_.service_roles;
+    // With service roles, the login reads what was migrated as one of its services (each may
+    // read schema_migrations); a pending step needs the owner, who runs `acme db roles`.
+    auto explain = [&](Error e) -> Result<void> {
+        if (roles && e.code == ErrorCode::kFailedPrecondition) {
+            e.message +=
+                " (with --service-roles the schema is migrated by `acme db roles`, "
+                "as the database's owner, before the services start)";
+        }
+        return std::unexpected(std::move(e));
+    };
+    if (roles) {
+        const std::string any = options_.services.empty()
+                                    ? std::string(shopping::CartService::kService)
+                                    : *options_.services.begin();
+        if (auto ok = bus_->ActAs(db, any); !ok) return explain(ok.error());
+    }
+    if (auto ok = messaging::Bus::Migrate(db); !ok) return explain(ok.error());
+    if (auto ok = MigrateServices(db); !ok) return explain(ok.error());
+    if (auto ok = payments::SimulatedGateway::Migrate(db); !ok) return explain(ok.error());
+    if (!options_.seed) return {};
+    // With roles, each service seeds its own tables, as itself, where it runs.
+    return SeedParts(db, options_.initial_stock, [&](const char* service) -> Result<bool> {
+        if (!roles) return true;
+        if (!Runs(service)) return false;
+        if (auto ok = bus_->ActAs(db, service); !ok) return std::unexpected(ok.error());
+        return true;
+    });
 }
 
 Result<void> System::Start() {

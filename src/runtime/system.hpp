@@ -33,6 +33,10 @@ struct SystemOptions {
     // The services this process runs (their handlers, tickers and workers); empty: all of
     // them. Several processes, each with some, share one PostgreSQL database.
     std::set<std::string> services;
+    // PostgreSQL, least privilege (roles.hpp): each service's work runs as its own role, the
+    // HTTP API's reads as the storefront's; the login must be a member of those roles (`acme
+    // db roles`), and the schema must be migrated already (by `acme db roles`, as the owner).
+    bool service_roles = false;
     std::filesystem::path catalog_dir = "catalog";
     // kFull: a commit is on disk before anyone is told it happened (a 202 is a promise).
     storage::Durability durability = storage::Durability::kFull;
@@ -89,6 +93,7 @@ class System {
   private:
     System() = default;
     [[nodiscard]] storage::SqliteOptions DatabaseOptions() const;
+    [[nodiscard]] Result<void> MigrateAndSeed();
     SystemOptions options_;
     std::unique_ptr<messaging::ContractRegistry> contracts_;
     std::unique_ptr<IdGenerator> ids_;

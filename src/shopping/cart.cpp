@@ -122,7 +122,8 @@ CartEdit CartService::CreateEdit(const std::string& customer_id) {
 }
 
 Result<Cart> CartService::Apply(storage::Connection& db, const CartEdit& edit) {
-    if (auto done = bus_.Write(db, edit.write); !done) return std::unexpected(done.error());
+    if (auto done = bus_.Write(db, kService, edit.write); !done)
+        return std::unexpected(done.error());
     return Get(db, edit.cart_id);
 }
 
@@ -418,7 +419,8 @@ Result<CheckoutAccepted> CartService::Checkout(storage::Connection& db, const st
                                                const std::string& idempotency_key) {
     auto prepared = PrepareCheckout(db, cart_id, payment_token, idempotency_key);
     if (!prepared) return std::unexpected(prepared.error());
-    if (auto done = bus_.Write(db, prepared->write); !done) return std::unexpected(done.error());
+    if (auto done = bus_.Write(db, kService, prepared->write); !done)
+        return std::unexpected(done.error());
     return *prepared->accepted;
 }
 

@@ -90,6 +90,16 @@ class Connection {
     // NOTIFY, sent once per channel and transaction, with the COMMIT; `Listener` below). A
     // no-op where nobody else can listen (SQLite: one process).
     virtual void NotifyOnCommit(std::string_view channel) { (void)channel; }
+
+    // Least privilege: what follows runs with the privileges of database role `role`
+    // ([a-z0-9_]+; empty: the login's own), until the next ActAs (PostgreSQL's SET ROLE,
+    // issued only when the role changes; a rollback undoes a SET made inside it, so the
+    // next ActAs sets it again). The login must be a member of `role` (kFailedPrecondition
+    // when it is not). A no-op where the database has no roles (SQLite).
+    virtual Result<void> ActAs(std::string_view role) {
+        (void)role;
+        return {};
+    }
 };
 
 // Waits for notifications on some channels over a connection of its own (PostgreSQL LISTEN).

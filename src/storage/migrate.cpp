@@ -51,7 +51,13 @@ Result<void> Migrate(Connection& db, std::string_view component, std::span<const
                 return std::unexpected(ok.error());
             }
         }
-        if (auto ok = db.Execute(kMigrationsTable); !ok) return ok;
+        // Created only when missing: a role without the right to create tables (least
+        // privilege, runtime/roles.hpp) still finds out that nothing is left to do.
+        auto has = db.HasTable("schema_migrations");
+        if (!has) return std::unexpected(has.error());
+        if (!*has) {
+            if (auto ok = db.Execute(kMigrationsTable); !ok) return ok;
+        }
         const Value who[] = {std::string(component)};
         auto rows = db.Query(
             "SELECT COALESCE(max(version), 0) FROM schema_migrations WHERE component = ?", who);

@@ -228,6 +228,7 @@ class PostgresConnection final : public Connection {
         // A transaction that had failed ends in ROLLBACK, without an error: say it did.
         if (std::strcmp(PQcmdStatus(res.get()), "COMMIT") != 0) {
             depth_ = 0;
+            if (roles_used_) role_in_session_ = false;
             return MakeError(ErrorCode::kConflict,
                              "commit: the transaction had failed and was rolled back");
         }
@@ -243,26 +244,48 @@ class PostgresConnection final : public Connection {
         notify_.emplace_back(channel);
     }
 
+    Result<void> ActAs(std::string_view role) override {
+        if (role_in_session_ && role == role_) return {};
+        for (const char c : role) {
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+                return MakeError(
+                    ErrorCode::kInvalidArgument,
+                    "postgresql: role '" + std::string(role) + "': a role name is [a-z0-9_]+");
+            }
+        }
+        role_ = role;
+        role_in_session_ = false;
+        roles_used_ = true;
+        return Usable();  // sets it now: a role the login may not take fails here
+    }
+
     void Rollback() override {
         if (depth_ == 1) notify_.clear();
         if (depth_ > 1) {
             const std::string name = "acme_" + std::to_string(depth_ - 1);
-            (void)ExecuteScript("ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name);
+            if (!lost_) {
+                const std::string sql =
+                    "ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name;
+                PgResult res(PQexec(conn_, sql.c_str()));
+                (void)res;
+            }
             --depth_;
-            return;
+        } else {
+            if (depth_ == 1 && !lost_) {
+                PgResult res(PQexec(conn_, "ROLLBACK"));
+                (void)res;
+            }
+            depth_ = 0;
         }
-        if (depth_ == 1 && !lost_) {
-            PgResult res(PQexec(conn_, "ROLLBACK"));
-            (void)res;
-        }
-        depth_ = 0;
+        // A SET ROLE inside what was undone is undone with it: set again before what follows.
+        if (roles_used_) role_in_session_ = false;
     }
 
   private:
     // The connection, re-established when it was lost and no transaction is open (a lost
     // transaction is lost: its caller rolls back and retries the unit on a new one).
     Result<void> Usable() {
-        if (!lost_ && PQstatus(conn_) == CONNECTION_OK) return {};
+        if (!lost_ && PQstatus(conn_) == CONNECTION_OK) return RoleInSession();
         if (depth_ > 0) {
             return MakeError(ErrorCode::kUnavailable,
                              "postgresql: connection lost inside a transaction");
@@ -275,7 +298,23 @@ class PostgresConnection final : public Connection {
         }
         lost_ = false;
         prepared_.clear();
-        return Configure();
+        role_in_session_ = role_.empty();  // a new session starts as the login
+        if (auto ok = Configure(); !ok) return ok;
+        return RoleInSession();
+    }
+
+    // The role ActAs asked for, set again when the session may have lost it (a rollback, a
+    // new connection) before the next statement runs.
+    Result<void> RoleInSession() {
+        if (role_in_session_) return {};
+        role_in_session_ = true;  // the statement below passes through here too
+        const std::string sql = role_.empty() ? std::string("RESET ROLE") : "SET ROLE " + role_;
+        PgResult res(PQexec(conn_, sql.c_str()));
+        if (auto ok = Check(res.get(), sql); !ok) {
+            role_in_session_ = false;
+            return ok;
+        }
+        return {};
     }
 
     Result<PgResult> Run(std::string_view sql, std::span<const Value> params) {
@@ -366,6 +405,9 @@ class PostgresConnection final : public Connection {
     std::int64_t changes_ = 0;
     int depth_ = 0;  // 1 inside a transaction, more inside savepoints
     bool lost_ = false;
+    std::string role_;             // ActAs: the role asked for last ("": the login)
+    bool role_in_session_ = true;  // ... and whether the session surely has it
+    bool roles_used_ = false;      // ActAs was called: rollbacks may undo a role
 };
 
 class PostgresListener final : public Listener {

@@ -73,6 +73,42 @@ TEST_F(PostgresTest, AConnectionLostInsideATransactionLosesOnlyThatTransaction) 
     EXPECT_EQ(db_->Query("SELECT count(*) FROM t")->front().Int(0), 1);
 }
 
+TEST_F(PostgresTest, ARoleActedAsHoldsThroughRollbacksAndReconnections) {
+    std::random_device rd;
+    const std::string role = "t_act_" + std::to_string(rd() % 1'000'000'000);
+    ASSERT_TRUE(db_->ExecuteScript("CREATE ROLE " + role + " NOLOGIN"));
+    auto who = [&] {
+        auto rows = db_->Query("SELECT current_user");
+        return rows ? rows->front().Text(0) : rows.error().message;
+    };
+    const std::string login = who();
+    // Set inside a transaction that is rolled back (PostgreSQL undoes the SET ROLE with it).
+    ASSERT_TRUE(db_->Begin());
+    ASSERT_TRUE(db_->ActAs(role));
+    EXPECT_EQ(who(), role);
+    db_->Rollback();
+    EXPECT_EQ(who(), role);
+    // Inside a savepoint that is rolled back.
+    ASSERT_TRUE(db_->Begin());
+    ASSERT_TRUE(db_->Begin());
+    ASSERT_TRUE(db_->ActAs(""));
+    EXPECT_EQ(who(), login);
+    db_->Rollback();
+    EXPECT_EQ(who(), login);
+    ASSERT_TRUE(db_->Commit());
+    // A new session after a lost connection takes the role again before its first statement.
+    ASSERT_TRUE(db_->ActAs(role));
+    Terminate(BackendPid(*db_));
+    EXPECT_FALSE(db_->Query("SELECT 1").has_value());
+    EXPECT_EQ(who(), role);
+    // Names are checked; a role that does not exist fails where it is asked for.
+    EXPECT_EQ(db_->ActAs("x; DROP TABLE t").error().code, ErrorCode::kInvalidArgument);
+    EXPECT_FALSE(db_->ActAs("t_no_such_role_here").has_value());
+    ASSERT_TRUE(db_->ActAs(""));
+    EXPECT_EQ(who(), login);
+    EXPECT_TRUE(db_->ExecuteScript("DROP ROLE " + role));
+}
+
 TEST_F(PostgresTest, ACommitOfAFailedTransactionIsAnError) {
     ASSERT_TRUE(db_->Execute("INSERT INTO t VALUES (1, 'a')"));
     ASSERT_TRUE(db_->Begin());
