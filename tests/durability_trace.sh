@@ -17,16 +17,17 @@ trap '[ -n "$server" ] && pkill -KILL -P "$server" 2>/dev/null; wait 2>/dev/null
 # Prints "synced" or "not-synced" for one run in mode $1 (empty: the default).
 run() {
     local mode="$1" data="$work/data-${1:-default}" trace="$work/trace-${1:-default}"
-    local port=$((20000 + RANDOM % 20000))
     local extra=()
     [ -n "$mode" ] && extra=(--durability "$mode")
     strace -f -qq -s 256 -y -o "$trace" \
         -e trace=fsync,fdatasync,sendmsg,sendto,write,writev,recvmsg,recvfrom,read \
-        "$acme" serve --data "$data" --listen "127.0.0.1:$port" "${extra[@]}" >"$work/serve.log" 2>&1 &
+        "$acme" serve --data "$data" --listen "127.0.0.1:0" "${extra[@]}" >"$work/serve.log" 2>&1 &
     server=$!
-    local base="http://127.0.0.1:$port"
+    # The port the kernel picked (a fixed one may be taken by a test running beside this one).
+    local base=""
     for _ in $(seq 1 200); do
-        curl -sf "$base/healthz" >/dev/null 2>&1 && break
+        base="$(sed -n 's/^  http=//p' "$work/serve.log" | head -n 1)"
+        [ -n "$base" ] && curl -sf "$base/healthz" >/dev/null 2>&1 && break
         sleep 0.05
     done
     local cart

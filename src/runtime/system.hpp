@@ -94,6 +94,9 @@ class System {
     System() = default;
     [[nodiscard]] storage::SqliteOptions DatabaseOptions() const;
     [[nodiscard]] Result<void> MigrateAndSeed();
+    // Where the simulated gateway keeps its ledger: the PostgreSQL database (one gateway for
+    // every process), or gateway.sqlite beside the data (one process).
+    [[nodiscard]] Result<std::unique_ptr<storage::Connection>> ConnectGateway() const;
     SystemOptions options_;
     std::unique_ptr<messaging::ContractRegistry> contracts_;
     std::unique_ptr<IdGenerator> ids_;
