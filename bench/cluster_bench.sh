@@ -7,6 +7,8 @@
 #
 #   bench/cluster_bench.sh [BUILD_DIR] [CHECKOUTS] [RATE] [INSTANCES...]
 #       (defaults: build 3000 400 1 2 4)
+#   NO_ROLES=1 bench/cluster_bench.sh ...   every process as the owner (cluster.sh --no-roles),
+#       to compare with least privilege, the default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
@@ -21,7 +23,7 @@ trap 'ACME_BIN="$acme" scripts/cluster.sh down --dir "$dir/c" >/dev/null 2>&1 ||
 for n in "${counts[@]}"; do
     ACME_BIN="$acme" scripts/cluster.sh down --dir "$dir/c" >/dev/null 2>&1 || true
     rm -rf "$dir/c"
-    ACME_BIN="$acme" scripts/cluster.sh up --instances "$n" --dir "$dir/c" -- \
+    ACME_BIN="$acme" scripts/cluster.sh up --instances "$n" --dir "$dir/c" ${NO_ROLES:+--no-roles} -- \
         --initial-stock 10000000 --stage-ms 3600000 >"$dir/up"
     db="$(grep '^db=' "$dir/up" | cut -d= -f2-)"
     urls="$(grep '^http=' "$dir/up" | cut -d= -f2- | paste -sd,)"
