@@ -384,8 +384,8 @@ void AddSystemCommands(CLI::App& app, int& exit_code) {
         ->check(CLI::Range(100, 3'600'000));
     serve
         ->add_option("--consumer-threads", serve_args->consumer_threads,
-                     "PostgreSQL: threads delivering messages, each with its own connection "
-                     "(default 4)")
+                     "PostgreSQL: threads delivering messages, each with its own connection; a "
+                     "service's messages are delivered by one of them at a time (default 4)")
         ->check(CLI::Range(1, 64));
     serve->add_flag("--fault-crash-after-gateway-call", serve_args->crash_after_gateway_call,
                     "fault injection (tests): end the process right after the gateway answered, "

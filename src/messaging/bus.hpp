@@ -9,7 +9,8 @@
 //
 // `RunUntilIdle` drives everything on the calling thread (tests). `Start` runs the writer
 // thread (writes, then, on SQLite, delivery rounds: the messages they publish are handled in
-// the same round; on PostgreSQL `consumer_threads` threads of their own deliver), one thread
+// the same round; on PostgreSQL `consumer_threads` threads of their own deliver, each consumer's
+// messages by one of them at a time), one thread
 // per ticker and per worker, and the teller thread of `WriteAsync`.
 #pragma once
 
@@ -46,8 +47,10 @@ struct BusOptions {
     bool strict_contracts = false;   // contract violations throw (tests)
     std::int64_t lease_ms = 30'000;  // SqlQueueOptions::lease_ms
     // PostgreSQL: threads polling the transport, each with its own connection (a message's
-    // statements wait on round trips: several batches in flight keep the cores busy). SQLite
-    // has one writer: the dispatcher's thread polls there.
+    // statements wait on round trips: several consumers' batches in flight keep the cores
+    // busy). A consumer's batches are delivered by one thread at a time, so more threads than
+    // the process has consumers only wait. SQLite has one writer: the dispatcher's thread
+    // polls there.
     int consumer_threads = 4;
     // Which database carries the messages: SQLite, the SQL log (one process, one writer);
     // PostgreSQL, the SQL queue (any number of processes and instances).
