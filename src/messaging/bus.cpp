@@ -190,6 +190,15 @@ void Bus::AddWorker(const std::string& service, std::int64_t period_ms, Worker w
     impl_->workers.push_back({service, period_ms, std::move(worker)});
 }
 
+void Bus::WatchBacklog(const std::string& service) {
+    auto* queue = dynamic_cast<SqlQueueTransport*>(impl_->transport.get());
+    if (queue == nullptr) return;
+    AddWorker(service, 1'000, [queue](storage::Connection& db) -> Result<std::size_t> {
+        queue->CountBacklog(db);
+        return 0;
+    });
+}
+
 Result<void> Bus::Answer(const std::string& service, const std::string& type,
                          QueryHandler handler) {
     return impl_->queries.Answer(service, type, std::move(handler));

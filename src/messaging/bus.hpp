@@ -128,6 +128,10 @@ class Bus {
     // Runs `worker` as `service` every `period_ms` and whenever messages were handled, outside
     // any transaction, on a thread of its own.
     void AddWorker(const std::string& service, std::int64_t period_ms, Worker worker);
+    // Keeps Backlog() current in a process whose consumers are elsewhere (PostgreSQL: the
+    // work list counted every second by a worker acting as `service`), for admission control
+    // where checkouts are accepted. On SQLite every consumer is in the process: nothing to do.
+    void WatchBacklog(const std::string& service);
     // Queries::Answer / Ask.
     [[nodiscard]] Result<void> Answer(const std::string& service, const std::string& type,
                                       QueryHandler handler);

@@ -350,6 +350,8 @@ struct SqlQueueTransport::Impl {
         });
     }
 
+    // The whole work list, every consumer's in every process: what a checkout accepted now
+    // queues behind. `db` already acts as a role that may read it (any service's).
     void CountBacklog(storage::Connection& db) {
         const std::int64_t now = clock_.NowMillis();
         std::int64_t due = next_backlog_at_.load();
@@ -357,12 +359,8 @@ struct SqlQueueTransport::Impl {
         if (now < due || !next_backlog_at_.compare_exchange_strong(due, now + kBacklogEveryMs)) {
             return;
         }
-        if (!ActAs(consumers_.begin()->first, db)) return;
         const Value v[] = {now};
-        auto rows =
-            db.Query("SELECT count(*) FROM bus_deliveries WHERE next_at <= ? AND consumer IN (" +
-                         consumer_list_ + ")",
-                     v);
+        auto rows = db.Query("SELECT count(*) FROM bus_deliveries WHERE next_at <= ?", v);
         if (rows) backlog_ = rows->front().Int(0);
     }
 
@@ -412,9 +410,11 @@ Result<std::size_t> SqlQueueTransport::Poll(storage::Connection& db) {
     }
     if (impl_->consumers_.empty()) return 0;
     auto n = impl_->Round(db);
-    impl_->CountBacklog(db);
+    if (impl_->ActAs(impl_->consumers_.begin()->first, db)) impl_->CountBacklog(db);
     return n;
 }
+
+void SqlQueueTransport::CountBacklog(storage::Connection& db) { impl_->CountBacklog(db); }
 
 std::int64_t SqlQueueTransport::Backlog() const { return impl_->backlog_.load(); }
 

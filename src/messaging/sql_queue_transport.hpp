@@ -56,7 +56,12 @@ class SqlQueueTransport final : public Transport {
     [[nodiscard]] std::vector<std::string> Consumers() const override;
     // kFailedPrecondition on a connection that is not PostgreSQL (SKIP LOCKED).
     [[nodiscard]] Result<std::size_t> Poll(storage::Connection& db) override;
+    // Due rows on the whole work list (every consumer's, in every process), counted at most
+    // once a second by Poll or CountBacklog.
     [[nodiscard]] std::int64_t Backlog() const override;
+    // Counts the backlog now (at most once a second) on `db`, already acting as a role that
+    // may read the work list: for a process that delivers nothing itself (Bus::WatchBacklog).
+    void CountBacklog(storage::Connection& db);
     [[nodiscard]] DeliveryStats Stats() const override;
 
   private:

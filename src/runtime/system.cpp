@@ -172,6 +172,11 @@ Result<std::unique_ptr<System>> System::Open(SystemOptions options, const Clock&
             return std::unexpected(ok.error());
         }
     }
+    // Where checkouts are accepted, admission control (--max-backlog) sees the whole work list,
+    // also when the services that deliver it run in other processes.
+    if (s->Runs(shopping::CartService::kService)) {
+        s->bus_->WatchBacklog(shopping::CartService::kService);
+    }
     return s;
 }
 
